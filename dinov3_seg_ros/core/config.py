@@ -1,0 +1,108 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Configuration dataclasses shared by the CLIs, the ROS node and training."""
+
+from dataclasses import dataclass, field
+import re
+from typing import Tuple, Union
+
+from .errors import ConfigError
+
+DEVICES = ('auto', 'cpu', 'cuda')
+DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
+BACKENDS = ('torch', 'onnxruntime')
+DEFAULT_LONG_SIDE = 640
+
+
+@dataclass(frozen=True)
+class InputSize:
+    """How a frame is resized before the backbone.
+
+    mode is 'long' (aspect-preserving, long side = value, both sides multiples of the patch),
+    'fixed' (exactly width x height) or 'native' (no resize; sides must be patch multiples,
+    otherwise they are rounded to the nearest multiple).
+    """
+
+    mode: str = 'long'
+    long_side: int = DEFAULT_LONG_SIDE
+    width: int = 0
+    height: int = 0
+
+    @classmethod
+    def parse(cls, text: Union[str, int, 'InputSize']) -> 'InputSize':
+        """Parse 'native', '640' (long side) or '640x480' (fixed WxH)."""
+        if isinstance(text, InputSize):
+            return text
+        value = str(text).strip().lower()
+        if value == 'native':
+            return cls(mode='native')
+        if re.fullmatch(r'\d+', value):
+            long_side = int(value)
+            if not 16 <= long_side <= 8192:
+                raise ConfigError(f'input_size: long side {long_side} outside [16, 8192]')
+            return cls(mode='long', long_side=long_side)
+        match = re.fullmatch(r'(\d+)x(\d+)', value)
+        if match:
+            width, height = int(match.group(1)), int(match.group(2))
+            if not (16 <= width <= 8192 and 16 <= height <= 8192):
+                raise ConfigError(f'input_size: {width}x{height} outside [16, 8192]')
+            return cls(mode='fixed', width=width, height=height)
+        raise ConfigError(
+            f"input_size: expected 'native', a long side like '640' or 'WxH', got {text!r}")
+
+    def __str__(self) -> str:
+        if self.mode == 'native':
+            return 'native'
+        if self.mode == 'long':
+            return str(self.long_side)
+        return f'{self.width}x{self.height}'
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a segmenter; the node and the CLIs fill it.
+
+    head_weights lists one or more head checkpoints; every head consumes the same
+    backbone pass. An empty backbone_weights or head_weights means random weights
+    (a loud warning, and the outputs are marked untrained).
+    """
+
+    backbone: str = 'vits16plus'
+    backbone_weights: str = ''
+    head_weights: Tuple[str, ...] = field(default_factory=tuple)
+    classes_file: str = ''
+    input_size: InputSize = field(default_factory=InputSize)
+    device: str = 'auto'
+    dtype: str = 'auto'
+    backend: str = 'torch'
+    onnx_model: str = ''
+    warmup: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.head_weights, str):
+            heads = (self.head_weights,) if self.head_weights else ()
+            object.__setattr__(self, 'head_weights', heads)
+        else:
+            object.__setattr__(self, 'head_weights', tuple(h for h in self.head_weights if h))
+        object.__setattr__(self, 'input_size', InputSize.parse(self.input_size))
+        for key, value, allowed in (('device', self.device, DEVICES),
+                                    ('dtype', self.dtype, DTYPES),
+                                    ('backend', self.backend, BACKENDS)):
+            if value not in allowed:
+                raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
+        if self.backend == 'onnxruntime' and not self.onnx_model:
+            raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
+        if self.warmup < 0:
+            raise ConfigError('warmup: must be >= 0')

@@ -1,0 +1,110 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Shared fixtures: DDS kept on loopback, reference data, deterministic weights, photos."""
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE_DIR = os.environ.get('DINOV3_SEG_REFERENCE',
+                               os.path.join(ROOT, '..', 'shared', 'reference'))
+
+# DDS must stay on this machine: loopback discovery and a private domain for this run.
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
+os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
+                      os.path.join(ROOT, 'config', 'fastdds_shm.xml'))
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def reference_path(name: str) -> str:
+    """Path of a file in ../shared/reference; skip (fail on CI) when it is absent."""
+    path = os.path.join(REFERENCE_DIR, name)
+    if not os.path.exists(path):
+        if os.environ.get('CI'):
+            pytest.fail(f'reference data missing on CI: {path}')
+        pytest.skip(f'reference data not available: {path}')
+    return path
+
+
+def deterministic_state_dict(layout, seed: int = 0, buffers=None):
+    """The reference README's procedure: N(0, 1) * 0.02 per key in order, +1 for 1-D weights."""
+    rng = np.random.default_rng(seed)
+    buffers = buffers or {}
+    state = {}
+    for key, shape, *_ in layout:
+        if key in buffers:
+            state[key] = torch.as_tensor(np.asarray(buffers[key]))
+            continue
+        if key.endswith(('running_mean', 'running_var', 'num_batches_tracked')):
+            value = {'running_mean': np.zeros(shape, np.float32),
+                     'running_var': np.ones(shape, np.float32),
+                     'num_batches_tracked': np.zeros(shape, np.int64)}[key.rsplit('.', 1)[1]]
+            state[key] = torch.from_numpy(np.asarray(value))
+            continue
+        value = rng.standard_normal(shape).astype(np.float32) * 0.02
+        if key.endswith('.weight') and len(shape) == 1:
+            value += 1.0
+        state[key] = torch.from_numpy(np.asarray(value))
+    return state
+
+
+@pytest.fixture(scope='session')
+def dinov3_reference():
+    """(npz, state_dict) of Meta's vits16plus with seed-0 weights."""
+    data = np.load(reference_path('dinov3_vits16plus_seed0.npz'))
+    with open(reference_path('dinov3_checkpoint_layouts.json')) as stream:
+        layout = json.load(stream)['vits16plus']
+    buffers = {k[len('buffer/'):]: data[k] for k in data.files if k.startswith('buffer/')}
+    return data, deterministic_state_dict(layout, 0, buffers)
+
+
+@pytest.fixture(scope='session')
+def meta_vits16plus_pth(dinov3_reference, tmp_path_factory):
+    """A Meta-format .pth file (bare state_dict) of the seed-0 vits16plus."""
+    path = tmp_path_factory.mktemp('meta') / 'dinov3_vits16plus_pretrain_lvd1689m-seed0.pth'
+    torch.save(dinov3_reference[1], path)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def upstream_head_reference(tmp_path_factory):
+    """(npz, path of an upstream-style bare model.pth with seed-0 weights)."""
+    data = np.load(reference_path('upstream_head_seed0.npz'))
+    with open(reference_path('upstream_head_layout.json')) as stream:
+        layout = json.load(stream)
+    path = tmp_path_factory.mktemp('upstream') / 'model.pth'
+    torch.save(deterministic_state_dict(layout, 0), path)
+    return data, str(path)
+
+
+@pytest.fixture(scope='session')
+def photos():
+    """Real RGB photos from skimage.data (shipped offline), including odd sizes."""
+    from skimage import data
+    return {'astronaut': data.astronaut(), 'chelsea': data.chelsea(), 'coffee': data.coffee()}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)

@@ -1,0 +1,84 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The backbone and the upstream head compute exactly what the reference implementations do."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import deterministic_state_dict, reference_path
+from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone, VARIANTS
+from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
+from dinov3_seg_ros.core.errors import CheckpointError
+
+
+def _normalize(image, mean, std):
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+
+
+@pytest.mark.parametrize('size', ['224x224', '480x640'])
+def test_backbone_matches_meta_reference(dinov3_reference, meta_vits16plus_pth, size):
+    data, _ = dinov3_reference
+    backbone = build_backbone('vits16plus', meta_vits16plus_pth)
+    x = _normalize(data[f'image_{size}'], (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    with torch.inference_mode():
+        features = backbone(x)
+    expected = torch.from_numpy(data[f'features_{size}'])
+    assert features.shape == expected.shape
+    assert (features - expected).abs().max().item() <= 1e-5
+
+
+def test_backbone_mean_std_come_from_the_model_config():
+    backbone = DinoV3Backbone('vits16')
+    assert backbone.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert backbone.std == pytest.approx((0.229, 0.224, 0.225))
+
+
+@pytest.mark.parametrize('variant', ['vits16', 'vits16plus', 'vitb16'])
+def test_every_meta_layout_loads_strictly(variant, tmp_path):
+    with open(reference_path('dinov3_checkpoint_layouts.json')) as stream:
+        layout = json.load(stream)[variant]
+    path = tmp_path / f'dinov3_{variant}.pth'
+    torch.save(deterministic_state_dict(layout, 1), path)
+    backbone = build_backbone(variant, str(path))
+    assert backbone.pretrained
+    with torch.inference_mode():
+        out = backbone(torch.zeros(1, 3, 32, 48))
+    assert out.shape == (1, VARIANTS[variant].embed_dim, 2, 3)
+
+
+def test_backbone_weights_of_another_variant_are_rejected(tmp_path):
+    with open(reference_path('dinov3_checkpoint_layouts.json')) as stream:
+        layout = json.load(stream)['vitb16']
+    path = tmp_path / 'vitb.pth'
+    torch.save(deterministic_state_dict(layout, 1), path)
+    with pytest.raises(CheckpointError, match='vitb16'):
+        build_backbone('vits16plus', str(path))
+
+
+def test_upstream_head_matches_reference_logits(upstream_head_reference):
+    data, path = upstream_head_reference
+    checkpoint = load_head_checkpoint(path)
+    assert checkpoint.head.num_classes == 134 and checkpoint.head.in_channels == 384
+    assert checkpoint.class_names[0] == 'background' and len(checkpoint.class_names) == 134
+    head = checkpoint.build()
+    with torch.inference_mode():
+        logits = head(torch.from_numpy(data['features']))
+        fused = head.fuse_batchnorm()(torch.from_numpy(data['features']))
+    expected = torch.from_numpy(data['logits_40x40'])
+    assert (logits - expected).abs().max().item() <= 1e-5
+    assert (fused - expected).abs().max().item() <= 1e-4
