@@ -41,7 +41,7 @@ setup(
         'onnx': ['onnx', 'onnxscript', 'onnxruntime'],
         'train': ['tqdm', 'matplotlib', 'torchvision'],
     },
-    package_data={'dinov3_seg_ros.core': ['data/*.txt']},
+    package_data={'dinov3_seg_ros.core': ['*.txt']},
     include_package_data=True,
     zip_safe=False,
     maintainer='dinov3_seg_ros maintainers',

@@ -36,7 +36,7 @@ from .heads import build_head, HeadConfig
 LOGGER = logging.getLogger(__name__)
 FORMAT = 'dinov3_seg_ros/head'
 VERSION = 1
-DEFAULT_CLASSES_FILE = os.path.join(os.path.dirname(__file__), 'data',
+DEFAULT_CLASSES_FILE = os.path.join(os.path.dirname(__file__),
                                     'coco_panoptic_classes.txt')
 
 
