@@ -34,8 +34,10 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError, ImageError
+from .image_codec import array_to_image
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')
@@ -170,13 +172,7 @@ class ImagePublisherNode(Node):
         if index in self._cache:
             return self._cache[index]
         frame = prepare_frame(self._loaders[index][1](), self._args.encoding, self._args.resize)
-        msg = Image()
-        msg.height, msg.width = int(frame.shape[0]), int(frame.shape[1])
-        msg.encoding = self._args.encoding
-        msg.is_bigendian = 0
-        msg.step = int(frame.strides[0])
-        msg.data = frame.tobytes()
-        msg.header.frame_id = self._args.frame_id
+        msg = array_to_image(frame, self._args.encoding, Header(frame_id=self._args.frame_id))
         if self._cacheable:
             self._cache[index] = msg
         return msg
