@@ -14,7 +14,7 @@
 
 """Launch the DINOv3 segmentation node on a camera topic, optionally with rviz2.
 
-    ros2 launch dinov3_seg_ros segmentation.launch.py image:=/camera/image_raw \\
+    ros2 launch dinov3_seg_ros segmentation.launch.py image:=/camera/image_raw
         head_weights:=/path/head.pth backbone_weights:=/path/dinov3.pth use_rviz:=true
 
 Parameters come from params_file (the installed config/segmentation.yaml by default);

@@ -12,8 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch file, parameter YAML, rviz2 config and Fast DDS profile: static checks everywhere,
-a real LaunchService run where launch/launch_ros are installed.
+"""Launch file, parameter YAML, rviz2 config and Fast DDS profile.
+
+Static checks run everywhere; a real LaunchService run where launch/launch_ros are installed.
 """
 
 import ast
