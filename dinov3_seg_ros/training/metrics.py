@@ -83,4 +83,3 @@ class ConfusionMatrix:
 
 def _none_if_nan(value: float) -> Optional[float]:
     return None if math.isnan(value) else float(value)
-
