@@ -47,7 +47,6 @@ def segmentation_node(context: LaunchContext) -> list:
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',
-        name='segmentation_node',
         namespace=LaunchConfiguration('namespace'),
         output='screen',
         emulate_tty=True,
