@@ -1,0 +1,219 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Images + single-channel label PNGs (the dinov3-seg-prepare-coco layout) as a torch Dataset.
+
+Layout: root/<split>/<stem>.jpg (or .jpeg, .png) images; root/semantic_<split>/<stem>.png
+uint8 labels with ignore_index for void; root/semantic_<split>/class_names.txt, one name per
+line in label order.
+"""
+
+import os
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dinov3_seg_ros.core.checkpoint import read_class_names
+from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.core.errors import ConfigError, ImageError
+from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+PATCH = 16
+# transform(image (3, H, W) uint8, label (H, W) uint8) -> (image, label), same types.
+JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
+
+
+def _round_to_patch(value: float) -> int:
+    return max(PATCH, int(round(value / PATCH)) * PATCH)
+
+
+def target_size(height: int, width: int, size: Optional[InputSize]) -> Tuple[int, int]:
+    """(H, W) an image of height x width is resized to: patch multiples, or as is for None."""
+    if size is None:
+        return height, width
+    if size.mode == 'fixed':
+        return size.height, size.width
+    if size.mode == 'native':
+        return _round_to_patch(height), _round_to_patch(width)
+    scale = size.long_side / max(height, width)
+    return _round_to_patch(height * scale), _round_to_patch(width * scale)
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB (EXIF orientation ignored, like the labels)."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None:
+        raise ImageError(f'cannot read image {path} (missing or corrupt)')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_label(path: str) -> np.ndarray:
+    """Read a single-channel 8-bit label PNG as (H, W) uint8; ImageError otherwise."""
+    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise ImageError(f'cannot read label {path} (missing or corrupt)')
+    if label.dtype != np.uint8 or label.ndim != 2:
+        raise ImageError(f'label {path} is not a single-channel 8-bit PNG '
+                         f'(shape {label.shape}, {label.dtype})')
+    return label
+
+
+class SemanticSegmentationDataset(Dataset):
+    """Pairs root/<split>/<stem>.<ext> with root/semantic_<split>/<stem>.png.
+
+    __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
+    'label': int64 (H, W) with ignore_index for void, 'path': image path}.
+    Images are resized bilinearly and labels by nearest neighbour to image_size
+    ('WxH', a long side like '640', 'native' = rounded to multiples of 16, an InputSize,
+    or None for no resize), then transform (a JointTransform on uint8 tensors) runs.
+    """
+
+    def __init__(self, root: str, split: str, *, transform: Optional[JointTransform] = None,
+                 image_size: Union[str, InputSize, None] = '640x640',
+                 mean: Sequence[float], std: Sequence[float], ignore_index: int = IGNORE_INDEX,
+                 class_names_file: Optional[str] = None) -> None:
+        self.root = str(root)
+        self.split = split
+        self.image_dir = os.path.join(self.root, split)
+        self.label_dir = os.path.join(self.root, f'semantic_{split}')
+        self.transform = transform
+        self.image_size = None if image_size is None else InputSize.parse(image_size)
+        if self.image_size is not None and self.image_size.mode == 'fixed' and (
+                self.image_size.width % PATCH or self.image_size.height % PATCH):
+            raise ConfigError(f'image_size: {self.image_size} is not a multiple of {PATCH}')
+        if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
+            raise ConfigError(f'mean/std: expected 3 values each (std > 0), got {mean}, {std}')
+        self.mean = torch.tensor([float(m) for m in mean]).view(3, 1, 1)
+        self.std = torch.tensor([float(s) for s in std]).view(3, 1, 1)
+        self.ignore_index = int(ignore_index)
+        names_path = class_names_file or os.path.join(self.label_dir, CLASS_NAMES_FILE)
+        if not os.path.isfile(names_path):
+            raise ConfigError(f'class names file not found: {names_path} '
+                              '(run dinov3-seg-prepare-coco first or pass class_names_file)')
+        self.class_names: List[str] = read_class_names(names_path)
+        self.samples: List[Tuple[str, str]] = self._pair()
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (lines of class_names.txt)."""
+        return len(self.class_names)
+
+    def _pair(self) -> List[Tuple[str, str]]:
+        if not os.path.isdir(self.image_dir):
+            raise ConfigError(f'image folder not found: {self.image_dir}')
+        if not os.path.isdir(self.label_dir):
+            raise ConfigError(f'label folder not found: {self.label_dir} '
+                              '(run dinov3-seg-prepare-coco first)')
+        labels = set(os.listdir(self.label_dir))
+        images = sorted(n for n in os.listdir(self.image_dir)
+                        if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith('.'))
+        if not images:
+            raise ConfigError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) in {self.image_dir}')
+        samples, missing = [], []
+        for name in images:
+            label = os.path.splitext(name)[0] + '.png'
+            if label not in labels:
+                missing.append(label)
+            samples.append((os.path.join(self.image_dir, name),
+                            os.path.join(self.label_dir, label)))
+        if missing:
+            raise ConfigError(f'{len(missing)} of {len(images)} images have no label in '
+                              f'{self.label_dir} (first: {missing[0]}); run or finish '
+                              'dinov3-seg-prepare-coco')
+        return samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def output_size(self, height: int, width: int) -> Tuple[int, int]:
+        """(H, W) of the samples made from an image of height x width."""
+        return target_size(height, width, self.image_size)
+
+    def raw(self, index: int) -> Dict[str, object]:
+        """{'image': (H, W, 3) uint8 RGB, 'label': (H, W) uint8, 'path'}, resized, no transform."""
+        image_path, label_path = self.samples[index]
+        rgb, label = read_rgb(image_path), read_label(label_path)
+        if rgb.shape[:2] != label.shape:
+            raise ImageError(f'label {label_path} is {label.shape[1]}x{label.shape[0]} but '
+                             f'its image {image_path} is {rgb.shape[1]}x{rgb.shape[0]}')
+        self._check_ids(label, label_path)
+        height, width = self.output_size(*label.shape)
+        if (height, width) != label.shape:
+            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+            label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+        return {'image': rgb, 'label': label, 'path': image_path}
+
+    def raw_view(self) -> 'RawView':
+        """Return a torch Dataset of this dataset's raw() samples (for a DataLoader)."""
+        return RawView(self)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """(3, H, W) uint8 -> float32 (x / 255 - mean) / std."""
+        return (image.float().div_(255.0) - self.mean) / self.std
+
+    def __getitem__(self, index: int) -> Dict[str, object]:
+        sample = self.raw(index)
+        image = torch.from_numpy(sample['image']).permute(2, 0, 1).contiguous()
+        label = torch.from_numpy(sample['label'])
+        if self.transform is not None:
+            image, label = self.transform(image, label)
+        return {'image': self.normalize(image), 'label': label.long(), 'path': sample['path']}
+
+    def validate(self, check_values: bool = False) -> int:
+        """Check every pair exists with equal sizes (and label ids if asked); returns the count.
+
+        Raises ImageError naming the first bad file and how many are bad.
+        """
+        problems = []
+        for image_path, label_path in self.samples:
+            try:
+                for path in (image_path, label_path):
+                    if not os.path.isfile(path):
+                        raise ImageError(f'missing: {path}')
+                image_wh, label_wh = image_size(image_path), image_size(label_path)
+                if image_wh != label_wh:
+                    raise ImageError(f'label {label_path} is {label_wh[0]}x{label_wh[1]} but '
+                                     f'its image {image_path} is {image_wh[0]}x{image_wh[1]}')
+                if check_values:
+                    self._check_ids(read_label(label_path), label_path)
+            except ImageError as exc:
+                problems.append(str(exc))
+        if problems:
+            more = f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''
+            raise ImageError(f'{len(problems)} of {len(self.samples)} samples are bad: '
+                             f'{problems[0]}{more}')
+        return len(self.samples)
+
+    def _check_ids(self, label: np.ndarray, label_path: str) -> None:
+        bad = (label >= self.num_classes) & (label != self.ignore_index)
+        if bad.any():
+            raise ImageError(f'label {label_path} holds ids {np.unique(label[bad])[:5].tolist()} '
+                             f'outside 0..{self.num_classes - 1} and ignore {self.ignore_index}')
+
+
+class RawView(Dataset):
+    """A SemanticSegmentationDataset's raw() samples: uint8 (H, W, 3) image, (H, W) label."""
+
+    def __init__(self, dataset: SemanticSegmentationDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Dict[str, object]:
+        return self.dataset.raw(index)
