@@ -109,7 +109,9 @@ def _installed_files(setup_kwargs):
 
 def _share_path(default_node):
     """'share/<pkg>/a/b' for os.path.join(share_dir, 'a', 'b') (share_dir of this package)."""
-    return os.path.join('share', PACKAGE, *_strings(default_node))
+    join = _calls(default_node, 'join')
+    assert len(join) == 1 and isinstance(join[0].args[0], ast.Name)
+    return os.path.join('share', PACKAGE, *_strings(join[0]))
 
 
 def test_declared_arguments_have_defaults_and_descriptions(launch_tree):
