@@ -19,6 +19,7 @@ Static checks run everywhere; a real LaunchService run where launch/launch_ros a
 
 import ast
 import asyncio
+import filecmp
 import os
 import runpy
 import time
@@ -204,7 +205,8 @@ def test_rviz_config_shows_the_segmentation_topics():
 
 def test_fastdds_profile_uses_large_shm_and_loopback_udp():
     path = os.path.join(ROOT, 'config', 'fastdds_shm.xml')
-    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] == path  # conftest exports it
+    exported = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']  # conftest exports this profile
+    assert filecmp.cmp(exported, path, shallow=False)
     root = ET.parse(path).getroot()
     assert root.tag == FASTDDS_NS + 'dds'
     transports = {t.findtext(FASTDDS_NS + 'transport_id'): t
