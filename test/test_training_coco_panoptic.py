@@ -62,6 +62,9 @@ def test_panoptic_to_semantic_maps_segments_and_voids():
     assert labels.tolist() == [[255, 3, 3], [0, 0, 255]]
     labels = cp.panoptic_to_semantic(_encode(ids), {70000: 4, 5: 1}, void_value=0)
     assert labels.tolist() == [[0, 4, 4], [1, 1, 0]]
+    big = np.array([[16777215, 16777214, 1000]], np.int64)  # ids above and below every key
+    assert cp.panoptic_to_semantic(_encode(big), {16777214: 2, 999: 1}).tolist() == [[255, 2, 255]]
+    assert cp.panoptic_to_semantic(_encode(ids), {}).tolist() == [[255] * 3] * 2
 
 
 def test_class_layout_sorts_category_ids_in_both_void_modes():
