@@ -1,0 +1,150 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""dinov3-seg-eval: mIoU, pixel accuracy and per-class IoU of a head on a prepared split.
+
+    dinov3-seg-eval --checkpoint runs/coco/checkpoints/best.pth --data /data/coco \\
+        --split val2017 --backbone-weights dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth
+Writes <out>/report.json, <out>/per_class_iou.png and, when a metrics.jsonl lies next to
+the checkpoint (or one folder up), <out>/loss.png and <out>/miou.png.
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
+from dinov3_seg_ros.core.config import DEVICES
+from dinov3_seg_ros.core.errors import ConfigError
+
+LOGGER = logging.getLogger('dinov3-seg-eval')
+DEFAULT_SIZE = '640x640'
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog='dinov3-seg-eval',
+                                     description=__doc__.split('\n\n')[0])
+    parser.add_argument('--checkpoint', required=True, metavar='PATH',
+                        help='head checkpoint (dinov3-seg-train output or upstream model.pth)')
+    parser.add_argument('--data', required=True, metavar='ROOT',
+                        help='dataset root prepared by dinov3-seg-prepare-coco')
+    parser.add_argument('--split', default='val2017', help='split (default: %(default)s)')
+    parser.add_argument('--backbone-weights', default='', metavar='PATH',
+                        help="Meta's DINOv3 .pth or a .safetensors (default: random weights)")
+    parser.add_argument('--backbone', default='vits16plus',
+                        help='variant when the checkpoint does not name one (default: '
+                             '%(default)s)')
+    parser.add_argument('--input-size', default='', metavar='WxH',
+                        help='resize images to this size (default: the checkpoint\'s, else '
+                             f'{DEFAULT_SIZE}); a long side or native evaluates one by one')
+    parser.add_argument('--out', default='', metavar='DIR',
+                        help='output folder (default: ./eval_<split>)')
+    parser.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
+    parser.add_argument('--workers', type=int, default=2, help='loader processes')
+    parser.add_argument('--max-images', type=int, default=0, help='first N images only')
+    parser.add_argument('--device', default='auto', choices=DEVICES)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of random backbone weights (without --backbone-weights; '
+                             "matches dinov3-seg-train's run.seed) (default: %(default)s)")
+    parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    add_verbosity_arguments(parser)
+    return parser
+
+
+def find_metrics_log(checkpoint: str) -> str:
+    """metrics.jsonl beside the checkpoint or in its parent folder ('' if none)."""
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    for candidate in (folder, os.path.dirname(folder)):
+        path = os.path.join(candidate, 'metrics.jsonl')
+        if os.path.isfile(path):
+            return path
+    return ''
+
+
+def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
+    """Load everything, run the evaluation, return the report dict."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+    from tqdm import tqdm
+    from dinov3_seg_ros.core.backbone import build_backbone
+    from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
+    from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
+    from dinov3_seg_ros.training.distributed import pick_device
+    from dinov3_seg_ros.training.evaluation import evaluate
+    from dinov3_seg_ros.training.losses import FocalDiceLoss
+    checkpoint = load_head_checkpoint(args.checkpoint)
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)
+    backbone = build_backbone(checkpoint.backbone or args.backbone, args.backbone_weights)
+    backbone.to(device)
+    mean = checkpoint.mean or backbone.mean
+    std = checkpoint.std or backbone.std
+    size = args.input_size or checkpoint.input_size or DEFAULT_SIZE
+    dataset = SemanticSegmentationDataset(args.data, args.split, image_size=size, mean=mean,
+                                          std=std)
+    if dataset.num_classes != checkpoint.head.num_classes:
+        raise ConfigError(f'{args.data}: {dataset.num_classes} classes in '
+                          f'{args.split} but the head has {checkpoint.head.num_classes}')
+    if dataset.class_names != checkpoint.class_names:
+        LOGGER.warning('the class names of the dataset and the checkpoint differ; '
+                       'reporting the dataset names')
+    indices = range(min(len(dataset), args.max_images) if args.max_images else len(dataset))
+    fixed = dataset.image_size is not None and dataset.image_size.mode == 'fixed'
+    loader = DataLoader(Subset(dataset, list(indices)),
+                        batch_size=args.batch_size if fixed else 1,
+                        num_workers=args.workers, pin_memory=device.type == 'cuda')
+    head = checkpoint.build().to(device)
+    batches = tqdm(loader, desc='evaluating', unit='batch', disable=args.no_progress)
+    dtype = torch.float16 if device.type == 'cuda' else None
+    summary = evaluate(head, batches, backbone, FocalDiceLoss(ignore_index=dataset.ignore_index),
+                       dataset.class_names, dataset.ignore_index, device, dtype)
+    return {'checkpoint': os.path.abspath(args.checkpoint), 'data': os.path.abspath(args.data),
+            'split': args.split, 'backbone': backbone.spec.name,
+            'backbone_weights': args.backbone_weights, 'input_size': str(dataset.image_size),
+            **summary}
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose - args.quiet)
+    if args.batch_size < 1 or args.workers < 0 or args.max_images < 0:
+        raise ConfigError('--batch-size must be >= 1, --workers and --max-images >= 0')
+    report = evaluate_checkpoint(args)
+    out = args.out or f'eval_{args.split}'
+    os.makedirs(out, exist_ok=True)
+    report_path = os.path.join(out, 'report.json')
+    with open(report_path, 'w', encoding='utf-8') as stream:
+        json.dump(report, stream, indent=1)
+    from dinov3_seg_ros.training import plots
+    plots.plot_per_class_iou(report['per_class_iou'], os.path.join(out, 'per_class_iou.png'),
+                             f'IoU per class, {args.split} (mIoU {report["miou"] or 0:.3f})')
+    log = find_metrics_log(args.checkpoint)
+    if log:
+        plots.plot_curves(plots.read_records(log), out)
+    print(f'mIoU {report["miou"] or 0:.4f}  pixel accuracy {report["pixel_accuracy"] or 0:.4f}'
+          f'  images {report["images"]}  -> {report_path}', flush=True)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console-script entry point."""
+    return run_cli(_main, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,130 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Datasets and loaders of a run: live images (optionally augmented) or cached features.
+
+Shuffling derives from (seed, epoch) and every sample's augmentation from (seed, epoch,
+index), so a resumed run, any num_workers and any world size see the same data.
+"""
+
+import random
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
+from dinov3_seg_ros.training.distributed import DistContext, ResumableSampler, shard
+from dinov3_seg_ros.training.train_config import TrainConfig
+from dinov3_seg_ros.training.transforms import build_transforms
+
+
+def fixed_size(config: TrainConfig) -> InputSize:
+    """data.image_size as a fixed WxH (a plain number N means NxN): batches need one size."""
+    text = str(config.data.image_size)
+    size = InputSize.parse(f'{text}x{text}' if text.isdigit() else text)
+    if size.mode != 'fixed':
+        raise ConfigError(f'data.image_size: training needs a fixed size like 640x640, '
+                          f'got {text!r}')
+    return size
+
+
+def open_split(config: TrainConfig, split: str, mean: Sequence[float], std: Sequence[float],
+               limit: int = 0, augment: bool = False) -> SemanticSegmentationDataset:
+    """The dataset of one split (first `limit` samples if > 0), augmented if asked."""
+    if not config.data.root:
+        raise ConfigError('data.root: set it to the prepared dataset (dinov3-seg-prepare-coco)')
+    size = fixed_size(config)
+    transform = None
+    if augment:
+        transform = build_transforms(config.augment, (size.height, size.width),
+                                     config.data.ignore_index)
+    dataset = SemanticSegmentationDataset(
+        config.data.root, split, transform=transform, image_size=size, mean=mean, std=std,
+        ignore_index=config.data.ignore_index)
+    if limit:
+        dataset.samples = dataset.samples[:limit]
+    return dataset
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A 63-bit seed for one sample of one epoch."""
+    state = np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+class SeededSamples(Dataset):
+    """Wraps a dataset so sample i of epoch e always draws the same random numbers.
+
+    torch, python and numpy RNGs are seeded from (seed, epoch, i) around the inner
+    __getitem__ and restored afterwards; set_epoch before iterating.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (workers get it when the loader's iterator starts)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        seed = sample_seed(self.seed, self.epoch, index)
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                random.seed(seed)
+                np.random.seed(seed % (2 ** 32))
+                return self.dataset[index]
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+def _loader_kwargs(config: TrainConfig, ctx: DistContext) -> Dict[str, Any]:
+    workers = config.run.num_workers
+    return {'num_workers': workers, 'pin_memory': ctx.device.type == 'cuda',
+            'persistent_workers': False, 'prefetch_factor': 2 if workers else None}
+
+
+def train_loader(dataset: Dataset, config: TrainConfig, ctx: DistContext
+                 ) -> Tuple[DataLoader, ResumableSampler, SeededSamples]:
+    """A shuffled, sharded, resumable loader over a seeded view of dataset."""
+    seeded = SeededSamples(dataset, config.run.seed)
+    sampler = ResumableSampler(seeded, ctx, config.run.seed)
+    loader = DataLoader(seeded, batch_size=config.optim.batch_size, sampler=sampler,
+                        drop_last=False, **_loader_kwargs(config, ctx))
+    return loader, sampler, seeded
+
+
+def eval_loader(dataset: Dataset, config: TrainConfig, ctx: DistContext,
+                batch_size: Optional[int] = None) -> DataLoader:
+    """Every sample once over all ranks (no padding), in order."""
+    return DataLoader(Subset(dataset, shard(len(dataset), ctx)),
+                      batch_size=batch_size or config.optim.batch_size, shuffle=False,
+                      **_loader_kwargs(config, ctx))
+
+
+def epoch_batches(count: int, config: TrainConfig, ctx: DistContext) -> int:
+    """Batches per epoch on each rank (the sampler pads the last round like DistributedSampler)."""
+    per_rank = -(-count // ctx.world_size)
+    return -(-per_rank // config.optim.batch_size)

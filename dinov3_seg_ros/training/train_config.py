@@ -1,0 +1,326 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The training configuration: YAML file + dotted key=value overrides -> typed dataclasses.
+
+Every error names the offending key (e.g. 'stages.1.lr: expected a number, got 'fast'').
+config/train_coco_panoptic.yaml documents every key.
+"""
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import typing
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import yaml
+
+from dinov3_seg_ros.core.errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    """Where and how the run executes."""
+
+    dir: str = 'runs/train'
+    seed: int = 0
+    device: str = 'auto'
+    amp: str = 'auto'
+    num_workers: int = 4
+    checkpoint_every_steps: int = 0
+    keep_best: int = 3
+    eval_every_epochs: int = 1
+    log_every_steps: int = 50
+    progress: bool = True
+
+
+@dataclass
+class DataConfig:
+    """The prepared dataset (dinov3-seg-prepare-coco output or any semantic PNG dataset)."""
+
+    root: str = ''
+    train_split: str = 'train2017'
+    val_split: str = 'val2017'
+    image_size: int = 640
+    max_train_images: int = 0
+    max_val_images: int = 0
+    ignore_index: int = 255
+
+
+@dataclass
+class HeadShape:
+    """Widths of the ASPP head (input channels and classes come from backbone and data)."""
+
+    proj_channels: int = 576
+    branch_channels: int = 288
+    num_branches: int = 4
+
+
+@dataclass
+class ModelSection:
+    """Frozen backbone and the head to train."""
+
+    backbone: str = 'vits16plus'
+    backbone_weights: str = ''
+    head: HeadShape = field(default_factory=HeadShape)
+
+
+@dataclass
+class LossConfig:
+    """lambda_focal * focal(gamma, alpha) + lambda_dice * dice at target_size (0 = label size)."""
+
+    lambda_focal: float = 1.0
+    lambda_dice: float = 1.0
+    gamma: float = 2.0
+    alpha: Union[None, float, List[float]] = None
+    target_size: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and batch."""
+
+    name: str = 'adamw'
+    lr: float = 1e-4
+    batch_size: int = 8
+    weight_decay: float = 1e-4
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 5.0
+
+
+@dataclass
+class ScheduleConfig:
+    """Per-step learning-rate schedule, restarted at every stage."""
+
+    type: str = 'cosine'
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+    power: float = 0.9
+
+
+@dataclass
+class CacheConfig:
+    """Frozen-backbone feature cache for stages without augmentation (and for evaluation)."""
+
+    dir: str = ''
+    batch_size: int = 16
+    eval: bool = True
+
+
+@dataclass
+class StageConfig:
+    """A block of epochs with its own learning rate (None: optim.lr) and augmentation.
+
+    feature_cache: train from cached backbone features when the stage has no augmentation.
+    """
+
+    name: str = 'stage'
+    epochs: int = 1
+    lr: Optional[float] = None
+    augment: bool = False
+    feature_cache: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """The whole training configuration."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    augment: Dict[str, Any] = field(default_factory=dict)
+    stages: List[StageConfig] = field(default_factory=lambda: [StageConfig()])
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain nested dict (the resolved config written into the run directory)."""
+        return asdict(self)
+
+
+CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf16', 'fp16'),
+           'optim.name': ('adam', 'adamw'), 'schedule.type': ('cosine', 'poly', 'constant')}
+NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
+                'data.max_train_images', 'data.max_val_images', 'loss.target_size',
+                'optim.weight_decay', 'optim.grad_clip', 'loss.gamma', 'run.keep_best')
+POSITIVE = ('optim.batch_size', 'cache.batch_size', 'data.image_size', 'run.eval_every_epochs',
+            'run.log_every_steps', 'model.head.proj_channels', 'model.head.branch_channels',
+            'model.head.num_branches')
+
+
+def load_config(path: str = '', overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML file (or none), apply 'dotted.key=value' overrides, validate."""
+    data: Dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, encoding='utf-8') as stream:
+                data = yaml.safe_load(stream) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'{path}: invalid YAML: {" ".join(str(exc).split())}') from None
+        if not isinstance(data, dict):
+            raise ConfigError(f'{path}: expected a mapping at the top level')
+    for item in overrides:
+        apply_override(data, item)
+    return config_from_dict(data)
+
+
+def apply_override(data: Dict[str, Any], item: str) -> None:
+    """Set data[a][b][0][c] from 'a.b.0.c=value' (value parsed as YAML)."""
+    key, sep, text = item.partition('=')
+    if not sep or not key.strip():
+        raise ConfigError(f'override {item!r}: expected dotted.key=value')
+    parts = key.strip().split('.')
+    try:
+        value = yaml.safe_load(text) if text.strip() else ''
+    except yaml.YAMLError:
+        value = text
+    node: Any = data
+    for depth, part in enumerate(parts):
+        where = '.'.join(parts[:depth + 1])
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f'{where}: no such list entry (the list has {len(node)})')
+            index: Any = int(part)
+        elif isinstance(node, dict):
+            index = part
+        else:
+            raise ConfigError(f'{where}: {".".join(parts[:depth])} is not a section')
+        if last:
+            node[index] = value
+        else:
+            if isinstance(node, dict) and index not in node:
+                node[index] = _default_section(parts[:depth + 1])
+            node = node[index]
+
+
+def _default_section(parts: List[str]) -> Any:
+    """Return the defaults of a section missing from the file, so lists can be indexed."""
+    node: Any = TrainConfig().to_dict()
+    for part in parts:
+        node = node[int(part)] if isinstance(node, list) else node.get(part, {})
+    return node if isinstance(node, (dict, list)) else {}
+
+
+def config_from_dict(data: Dict[str, Any]) -> TrainConfig:
+    """Validate a nested dict into a TrainConfig; unknown keys and bad values name the key."""
+    config = _build(TrainConfig, data, '')
+    flat = _flatten(config.to_dict())
+    for key, allowed in CHOICES.items():
+        if flat[key] not in allowed:
+            raise ConfigError(f'{key}: {flat[key]!r} is not one of {", ".join(allowed)}')
+    for key in NON_NEGATIVE:
+        if flat[key] < 0:
+            raise ConfigError(f'{key}: must be >= 0, got {flat[key]}')
+    for key in POSITIVE:
+        if flat[key] <= 0:
+            raise ConfigError(f'{key}: must be > 0, got {flat[key]}')
+    if not config.stages:
+        raise ConfigError('stages: at least one stage is needed')
+    for i, stage in enumerate(config.stages):
+        if stage.epochs < 1:
+            raise ConfigError(f'stages.{i}.epochs: must be >= 1, got {stage.epochs}')
+        if stage.lr is not None and stage.lr <= 0:
+            raise ConfigError(f'stages.{i}.lr: must be > 0 (or null for optim.lr)')
+    if config.optim.lr <= 0:
+        raise ConfigError(f'optim.lr: must be > 0, got {config.optim.lr}')
+    if not 0 <= config.schedule.min_lr_ratio <= 1:
+        raise ConfigError('schedule.min_lr_ratio: must be within [0, 1]')
+    if len(config.optim.betas) != 2:
+        raise ConfigError('optim.betas: expected two numbers')
+    return config
+
+
+def _flatten(data: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != 'augment':
+            out.update(_flatten(value, f'{prefix}{key}.'))
+        else:
+            out[f'{prefix}{key}'] = value
+    return out
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f'{where or "config"}: expected a mapping, got {data!r}')
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f'{where}{key}: unknown key (known: {", ".join(sorted(names))})')
+    kwargs = {key: _convert(hints[key], value, f'{where}{key}') for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if is_dataclass(hint):
+        return _build(hint, value, f'{key}.')
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[-1] if errors else f'{key}: invalid value {value!r}')
+    if origin in (list, List):
+        if not isinstance(value, list):
+            raise ConfigError(f'{key}: expected a list, got {value!r}')
+        return [_convert(args[0], v, f'{key}.{i}') for i, v in enumerate(value)]
+    if origin in (dict, Dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f'{key}: expected a mapping, got {value!r}')
+        return dict(value)
+    return _scalar(hint, value, key)
+
+
+def _scalar(hint: Any, value: Any, key: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f'{key}: expected true or false, got {value!r}')
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f'{key}: expected an integer, got {value!r}')
+    if hint is float:
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f'{key}: expected a number, got {value!r}')
+    if hint is str:
+        if value is None:
+            return ''
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f'{key}: expected a string, got {value!r}')
+    raise ConfigError(f'{key}: unsupported value {value!r}')
+
+
+def dump_config(config: TrainConfig, path: str) -> None:
+    """Write the resolved config as YAML (loadable by load_config)."""
+    with open(path, 'w', encoding='utf-8') as stream:
+        yaml.safe_dump(config.to_dict(), stream, sort_keys=False)
