@@ -1,0 +1,136 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Device and precision choice (auto | cpu | cuda), autocast, and per-stage timing."""
+
+import contextlib
+import logging
+import time
+from typing import ContextManager, Dict, List, Tuple
+
+import torch
+
+from .errors import ConfigError
+
+LOGGER = logging.getLogger(__name__)
+DTYPE_NAMES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+
+def cuda_available() -> bool:
+    """Return True when torch sees a usable CUDA device."""
+    try:
+        return torch.cuda.is_available() and torch.cuda.device_count() > 0
+    except RuntimeError:  # a broken driver install raises instead of returning False
+        return False
+
+
+def select_device(requested: str = 'auto') -> torch.device:
+    """Map 'auto' | 'cpu' | 'cuda' (or 'cuda:N') to a torch.device.
+
+    'auto' takes CUDA when present and falls back to the CPU with a warning;
+    'cuda' without a usable CUDA device is a ConfigError.
+    """
+    if requested == 'cpu':
+        return torch.device('cpu')
+    if requested == 'auto':
+        if cuda_available():
+            return torch.device('cuda', torch.cuda.current_device())
+        LOGGER.warning('device auto: no CUDA device found, running on the CPU (slow)')
+        return torch.device('cpu')
+    if requested == 'cuda' or requested.startswith('cuda:'):
+        if not cuda_available():
+            raise ConfigError(f'device: {requested!r} requested but no CUDA device is available '
+                              "(use 'auto' or 'cpu')")
+        device = torch.device(requested)
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f'device: {requested!r} does not exist '
+                              f'({torch.cuda.device_count()} CUDA devices)')
+        return torch.device('cuda', index)
+    raise ConfigError(f"device: {requested!r} is not one of auto, cpu, cuda")
+
+
+def select_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """Compute precision: 'auto' is float16 on CUDA and float32 on the CPU.
+
+    float16 on the CPU is slow and inexact there, so it falls back to float32 with a warning;
+    bfloat16 is honoured on both (CPUs with AMX/AVX512-BF16 run it fast).
+    """
+    if requested == 'auto':
+        return torch.float16 if device.type == 'cuda' else torch.float32
+    if requested not in DTYPE_NAMES:
+        raise ConfigError(f'dtype: {requested!r} is not one of auto, {", ".join(DTYPE_NAMES)}')
+    if requested == 'float16' and device.type != 'cuda':
+        LOGGER.warning('dtype float16 is not supported on the CPU: using float32')
+        return torch.float32
+    return DTYPE_NAMES[requested]
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> ContextManager:
+    """Mixed-precision context for dtype on device, or a no-op for float32."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def device_label(device: torch.device) -> str:
+    """'cpu' or 'cuda:N'."""
+    if device.type == 'cuda':
+        return f'cuda:{device.index if device.index is not None else 0}'
+    return device.type
+
+
+class StageTimer:
+    """Milliseconds per pipeline stage without extra GPU syncs.
+
+    mark(stage) ends a stage that runs in device order: on CUDA it records an event that is
+    read after the frame's single sync (the copy of the logits to the host), on the CPU it
+    reads perf_counter. add(stage, ms) records a host-side duration measured by the caller.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self._cuda = device.type == 'cuda'
+        self._start = self._now()
+        self._marks: List[Tuple[str, object]] = []
+        self._host: Dict[str, float] = {}
+
+    def _now(self) -> object:
+        if self._cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        """Close the stage that began at the previous mark, or at construction."""
+        self._marks.append((stage, self._now()))
+
+    def add(self, stage: str, milliseconds: float) -> None:
+        """Add a host-measured duration to stage."""
+        self._host[stage] = self._host.get(stage, 0.0) + milliseconds
+
+    def results(self) -> Dict[str, float]:
+        """Milliseconds per stage; call after the sync when on CUDA."""
+        out: Dict[str, float] = {}
+        previous = self._start
+        for stage, value in self._marks:
+            if self._cuda:
+                elapsed = previous.elapsed_time(value)  # type: ignore[union-attr]
+            else:
+                elapsed = (value - previous) * 1e3  # type: ignore[operator]
+            out[stage] = out.get(stage, 0.0) + elapsed
+            previous = value
+        for stage, value in self._host.items():
+            out[stage] = out.get(stage, 0.0) + value
+        return out
