@@ -21,7 +21,8 @@ from coco_fixture import write_synthetic_coco_panoptic
 import cv2
 from dinov3_seg_ros.cli.prepare_coco import main as prepare
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
-from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset, target_size
+from dinov3_seg_ros.core.preprocess import Preprocessor
+from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
 from dinov3_seg_ros.training.transforms import build_transforms
 import numpy as np
 import pytest
@@ -92,15 +93,26 @@ def test_resized_labels_use_nearest_and_images_follow(prepared):
         assert set(np.unique(small['label'])) <= set(np.unique(full['label']))
         expected = cv2.resize(full['label'], (48, 32), interpolation=cv2.INTER_NEAREST)
         assert np.array_equal(small['label'], expected)
-        blurred = cv2.resize(full['image'], (48, 32), interpolation=cv2.INTER_LINEAR)
-        assert np.array_equal(small['image'], blurred)
+        blurred = cv2.resize(full['image'], (48, 32), interpolation=cv2.INTER_AREA)
+        assert np.array_equal(small['image'], blurred)  # 2x shrink: the box filter
 
 
 @pytest.mark.parametrize('size, expected', [('native', (64, 96)), ('48', (32, 48)),
                                             ('96x64', (64, 96)), ('160', (112, 160))])
 def test_input_size_modes_give_patch_multiples(prepared, size, expected):
     assert _dataset(prepared.root, image_size=size)[0]['label'].shape == expected
-    assert target_size(*expected, None) == expected
+
+
+@pytest.mark.parametrize('size', ['64x48', '80', 'native'])
+def test_training_inputs_equal_the_inference_preprocessing(prepared, size):
+    dataset = _dataset(prepared.root, image_size=size)
+    preprocess = Preprocessor(size, MEAN, STD)
+    for index in (0, 3):
+        frame = cv2.cvtColor(cv2.imread(dataset.samples[index][0]), cv2.COLOR_BGR2RGB)
+        tensor, info = preprocess(frame)  # what the node feeds the model for this photo
+        shape = (info.in_height, info.in_width)
+        assert tensor.shape[2:] == dataset[index]['label'].shape == shape
+        assert torch.equal(tensor[0], dataset[index]['image'])
 
 
 def test_fixed_size_must_be_a_patch_multiple(prepared):

@@ -30,28 +30,13 @@ from torch.utils.data import Dataset
 from dinov3_seg_ros.core.checkpoint import read_class_names
 from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
+from dinov3_seg_ros.core.preprocess import (
+    model_input_size, normalization_lut, normalize_rgb, PATCH_SIZE, resize_rgb)
 from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
-PATCH = 16
 # transform(image (3, H, W) uint8, label (H, W) uint8) -> (image, label), same types.
 JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
-
-
-def _round_to_patch(value: float) -> int:
-    return max(PATCH, int(round(value / PATCH)) * PATCH)
-
-
-def target_size(height: int, width: int, size: Optional[InputSize]) -> Tuple[int, int]:
-    """(H, W) an image of height x width is resized to: patch multiples, or as is for None."""
-    if size is None:
-        return height, width
-    if size.mode == 'fixed':
-        return size.height, size.width
-    if size.mode == 'native':
-        return _round_to_patch(height), _round_to_patch(width)
-    scale = size.long_side / max(height, width)
-    return _round_to_patch(height * scale), _round_to_patch(width * scale)
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -78,9 +63,11 @@ class SemanticSegmentationDataset(Dataset):
 
     __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
     'label': int64 (H, W) with ignore_index for void, 'path': image path}.
-    Images are resized bilinearly and labels by nearest neighbour to image_size
-    ('WxH', a long side like '640', 'native' = rounded to multiples of 16, an InputSize,
-    or None for no resize), then transform (a JointTransform on uint8 tensors) runs.
+    Images are resized like the inference preprocessing (core.preprocess: bilinear, box
+    filter for large shrinks) and labels by nearest neighbour to image_size ('WxH', a long
+    side like '640', 'native' = rounded to multiples of 16, an InputSize, or None for no
+    resize); then transform (a JointTransform on uint8 tensors) runs, then normalization
+    (the inference lookup table, bit for bit).
     """
 
     def __init__(self, root: str, split: str, *, transform: Optional[JointTransform] = None,
@@ -94,12 +81,13 @@ class SemanticSegmentationDataset(Dataset):
         self.transform = transform
         self.image_size = None if image_size is None else InputSize.parse(image_size)
         if self.image_size is not None and self.image_size.mode == 'fixed' and (
-                self.image_size.width % PATCH or self.image_size.height % PATCH):
-            raise ConfigError(f'image_size: {self.image_size} is not a multiple of {PATCH}')
+                self.image_size.width % PATCH_SIZE or self.image_size.height % PATCH_SIZE):
+            raise ConfigError(f'image_size: {self.image_size} is not a multiple of {PATCH_SIZE}')
         if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
             raise ConfigError(f'mean/std: expected 3 values each (std > 0), got {mean}, {std}')
         self.mean = torch.tensor([float(m) for m in mean]).view(3, 1, 1)
         self.std = torch.tensor([float(s) for s in std]).view(3, 1, 1)
+        self._lut = normalization_lut(self.mean.flatten().tolist(), self.std.flatten().tolist())
         self.ignore_index = int(ignore_index)
         names_path = class_names_file or os.path.join(self.label_dir, CLASS_NAMES_FILE)
         if not os.path.isfile(names_path):
@@ -141,8 +129,10 @@ class SemanticSegmentationDataset(Dataset):
         return len(self.samples)
 
     def output_size(self, height: int, width: int) -> Tuple[int, int]:
-        """(H, W) of the samples made from an image of height x width."""
-        return target_size(height, width, self.image_size)
+        """(H, W) of the samples made from an image of height x width (as at inference)."""
+        if self.image_size is None:
+            return height, width
+        return model_input_size(height, width, self.image_size, PATCH_SIZE)
 
     def raw(self, index: int) -> Dict[str, object]:
         """{'image': (H, W, 3) uint8 RGB, 'label': (H, W) uint8, 'path'}, resized, no transform."""
@@ -154,7 +144,7 @@ class SemanticSegmentationDataset(Dataset):
         self._check_ids(label, label_path)
         height, width = self.output_size(*label.shape)
         if (height, width) != label.shape:
-            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+            rgb = resize_rgb(rgb, height, width)
             label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
         return {'image': rgb, 'label': label, 'path': image_path}
 
@@ -163,8 +153,9 @@ class SemanticSegmentationDataset(Dataset):
         return RawView(self)
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        """(3, H, W) uint8 -> float32 (x / 255 - mean) / std."""
-        return (image.float().div_(255.0) - self.mean) / self.std
+        """(3, H, W) uint8 -> float32 (x / 255 - mean) / std, as core.preprocess computes it."""
+        hwc = image.permute(1, 2, 0).numpy()
+        return torch.from_numpy(normalize_rgb(hwc, self._lut)[0])
 
     def __getitem__(self, index: int) -> Dict[str, object]:
         sample = self.raw(index)
