@@ -1,0 +1,167 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A test-side ROS client of segmentation_node: publishes frames, collects outputs."""
+
+from collections import defaultdict
+from functools import partial
+import itertools
+import threading
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterValue, SetParametersResult
+from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+OUTPUTS = {'labels': '/segmentation/labels', 'overlay': '/segmentation/overlay',
+           'colored': '/segmentation/colored',
+           'second_head': '/segmentation/heads/second_head/labels',
+           'zip_labels': '/zip/segmentation/labels', 'zip_overlay': '/zip/segmentation/overlay'}
+
+
+def stamp_key(header: Any) -> Tuple[int, int, str]:
+    """What identifies a frame: its stamp and frame_id."""
+    return header.stamp.sec, header.stamp.nanosec, header.frame_id
+
+
+class NodeClient:
+    """Reliable subscriptions to the node's outputs plus parameter service calls."""
+
+    def __init__(self, context: Any, image_topic: str, node_name: str) -> None:
+        self.node = Node('c1_test_client', context=context)
+        self.image_topic, self.node_name = image_topic, node_name
+        self.received: Dict[str, List[Any]] = defaultdict(list)
+        self._condition = threading.Condition()
+        self._frames = itertools.count(1)
+        self._publishers: Dict[Tuple[type, str], Any] = {}
+        self._reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        for name, topic in OUTPUTS.items():
+            self.node.create_subscription(Image, topic, partial(self._store, name),
+                                          self._reliable)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      partial(self._store, 'diagnostics'), 50)
+        self._executor = SingleThreadedExecutor(context=context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    def _store(self, name: str, msg: Any) -> None:
+        with self._condition:
+            self.received[name].append(msg)
+            self._condition.notify_all()
+
+    def wait_until(self, predicate: Callable[[], Any], timeout: float) -> bool:
+        """Wait until predicate() is truthy; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._condition.wait(min(remaining, 0.1))
+        return True
+
+    def stamp(self, msg: Any) -> Any:
+        """Give msg a fresh stamp (now) and a unique frame_id."""
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.header.frame_id = f'camera_{next(self._frames)}'
+        return msg
+
+    def publish(self, msg: Any, topic: Optional[str] = None) -> None:
+        """Publish msg reliably on topic (default: the camera topic)."""
+        key = (type(msg), topic or self.image_topic)
+        if key not in self._publishers:
+            self._publishers[key] = self.node.create_publisher(key[0], key[1], self._reliable)
+        self._publishers[key].publish(msg)
+
+    def find(self, name: str, key: Tuple[int, int, str]) -> Optional[Any]:
+        """The latest received output `name` whose header matches key."""
+        for msg in reversed(self.received[name]):
+            if stamp_key(msg.header) == key:
+                return msg
+        return None
+
+    def request(self, msg: Any, names: Iterable[str], timeout: float,
+                topic: Optional[str] = None) -> Dict[str, Any]:
+        """Publish msg (stamped if unstamped) until every output in names answers it."""
+        if msg.header.stamp.sec == 0 and not msg.header.frame_id:
+            self.stamp(msg)
+        key, names = stamp_key(msg.header), tuple(names)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.publish(msg, topic)
+            if self.wait_until(lambda: all(self.find(n, key) for n in names), 3.0):
+                return {n: self.find(n, key) for n in names}
+        raise AssertionError(f'no {names} for frame {key} within {timeout} s')
+
+    def diagnostics(self, predicate: Callable[[Dict[str, Any]], bool],
+                    timeout: float) -> Dict[str, Any]:
+        """Values of the first new status of this node that satisfies predicate."""
+        start = len(self.received['diagnostics'])
+        found: List[Dict[str, Any]] = []
+
+        def check() -> bool:
+            for array in self.received['diagnostics'][start:]:
+                for status in array.status:
+                    if status.name.startswith(self.node_name + ':'):
+                        values = {kv.key: kv.value for kv in status.values}
+                        values.update(level=ord(status.level), message=status.message)
+                        if predicate(values):
+                            found.append(values)
+                            return True
+            return False
+        assert self.wait_until(check, timeout), 'no matching diagnostics'
+        return found[0]
+
+    def _call(self, service: type, suffix: str, request: Any, timeout: float = 60.0) -> Any:
+        client = self.node.create_client(service, self.node_name + suffix)
+        try:
+            assert client.wait_for_service(timeout_sec=timeout), suffix
+            future = client.call_async(request)
+            assert self.wait_until(future.done, timeout), suffix
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def get_parameters(self, names: List[str]) -> List[ParameterValue]:
+        """Values of the node's parameters via its GetParameters service."""
+        return self._call(GetParameters, '/get_parameters', GetParameters.Request(names=names)
+                          ).values
+
+    def set_parameter(self, name: str, value: Any) -> SetParametersResult:
+        """Set one parameter via the SetParameters service; return its result."""
+        request = SetParameters.Request(parameters=[Parameter(name, value=value)
+                                                    .to_parameter_msg()])
+        return self._call(SetParameters, '/set_parameters', request).results[0]
+
+    def label_info(self, timeout: float) -> Any:
+        """The latched vision_msgs/LabelInfo (needs vision_msgs)."""
+        from vision_msgs.msg import LabelInfo
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.node.create_subscription(LabelInfo, self.node_name + '/label_info',
+                                      partial(self._store, 'label_info'), latched)
+        assert self.wait_until(lambda: self.received['label_info'], timeout)
+        return self.received['label_info'][-1]
+
+    def close(self) -> None:
+        """Stop spinning and destroy the client node."""
+        self._executor.shutdown()
+        self.node.destroy_node()

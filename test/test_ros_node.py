@@ -1,0 +1,334 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The installed segmentation_node over real DDS (loopback): outputs, params, failures, exit.
+
+The node runs once per module as a subprocess (vits16 with random weights, input_size 64,
+a 5-class head checkpoint written here); a client node in this process talks to it.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import cv2
+from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
+from dinov3_seg_ros.core.heads import build_head, HeadConfig
+from dinov3_seg_ros.ros import image_codec as codec
+import numpy as np
+import pytest
+import rclpy
+from rcl_interfaces.msg import ParameterType
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+import torch
+
+from ros_node_client import NodeClient, stamp_key
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+NODE_EXE = (shutil.which('segmentation_node')
+            or os.path.join(sys.prefix, 'bin', 'segmentation_node'))
+CLASSES = ['sky', 'road', 'car', 'tree', 'person']
+START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
+REPLY_S = 120.0
+
+
+def write_head(path, num_classes=len(CLASSES)):
+    torch.manual_seed(0)
+    config = HeadConfig(in_channels=384, num_classes=num_classes, proj_channels=32,
+                        branch_channels=16)
+    state = {k: v.clone() for k, v in build_head(config).state_dict().items()}
+    save_head_checkpoint(str(path), HeadCheckpoint(state, config, CLASSES[:num_classes],
+                                                   backbone='vits16'))
+    return str(path)
+
+
+def write_params(path, heads):
+    path.write_text('/**:\n  ros__parameters:\n    backbone: vits16\n    device: cpu\n'
+                    f"    head_weights: '{heads}'\n    warmup: 0\n    diagnostics_period: 0.5\n")
+    return str(path)
+
+
+class NodeProcess:
+    """segmentation_node as a subprocess with its console output in a file."""
+
+    def __init__(self, tmp, name, params_file, *ros_args):
+        self.log_path = tmp / f'{name}.log'
+        env = dict(os.environ, ROS_LOG_DIR=str(tmp / 'ros_log'), PYTHONUNBUFFERED='1',
+                   RCUTILS_COLORIZED_OUTPUT='0')
+        self._log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [NODE_EXE, '--ros-args', '--params-file', params_file, *ros_args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def output(self):
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig=signal.SIGINT, timeout=60.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('segnode')
+    head = write_head(tmp / 'demo_head.pth')
+    second = write_head(tmp / 'second.head.pth', num_classes=3)  # a second head, same pass
+    return tmp, head, write_params(tmp / 'params.yaml', f'{head}, {second}')
+
+
+@pytest.fixture(scope='module')
+def client():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    client = NodeClient(context, '/cam/image', '/segmentation')
+    yield client
+    client.close()
+    rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture(scope='module')
+def node(files, client):
+    tmp, _, params = files
+    process = NodeProcess(tmp, 'segmentation', params, '-p', 'input_size:=64',
+                          '-r', 'image:=/cam/image')
+    client.wait_until(lambda: client.node.count_subscribers('/cam/image') > 0
+                      or process.proc.poll() is not None, START_S)
+    if process.proc.poll() is not None:
+        pytest.fail(f'node exited with {process.proc.returncode}:\n{process.output()}')
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope='module')
+def photo(photos):
+    return cv2.resize(photos['chelsea'], (64, 48), interpolation=cv2.INTER_AREA)
+
+
+def rgb_message(rgb, encoding='rgb8', pad=0):
+    msg = codec.rgb_to_image(rgb, 'bgr8' if encoding.startswith('bgr') else 'rgb8', Header())
+    if encoding in ('rgba8', 'bgra8') or pad:
+        view = codec.image_view(msg)
+        if encoding in ('rgba8', 'bgra8'):
+            view = np.dstack([view, np.full(view.shape[:2], 255, np.uint8)])
+        rows = np.zeros((view.shape[0], view.shape[1] * view.shape[2] + pad), np.uint8)
+        rows[:, :view.shape[1] * view.shape[2]] = view.reshape(view.shape[0], -1)
+        msg.encoding, msg.step, msg.data = encoding, rows.shape[1], rows.tobytes()
+    return msg
+
+
+def test_outputs_have_the_input_header_size_and_encodings(node, client, photo):
+    msg = rgb_message(photo)
+    out = client.request(msg, ('labels', 'overlay', 'colored'), REPLY_S)
+    labels, overlay, colored = out['labels'], out['overlay'], out['colored']
+    for image in (labels, overlay, colored):
+        assert (image.width, image.height) == (64, 48)
+        assert stamp_key(image.header) == stamp_key(msg.header)
+        assert image.header.frame_id == msg.header.frame_id
+    assert (labels.encoding, overlay.encoding, colored.encoding) == ('mono8', 'rgb8', 'rgb8')
+    ids = codec.image_view(labels)[:, :, 0]
+    assert ids.max() < len(CLASSES)
+    assert not np.array_equal(codec.image_to_rgb(overlay)[0], photo)  # colors blended in
+
+
+@pytest.mark.parametrize('encoding,pad', [('bgr8', 0), ('rgba8', 6), ('bgra8', 2)])
+def test_color_encodings_give_the_same_labels_as_rgb8(node, client, photo, encoding, pad):
+    reference = client.request(rgb_message(photo), ('labels',), REPLY_S)['labels']
+    out = client.request(rgb_message(photo, encoding, pad), ('labels', 'overlay'), REPLY_S)
+    np.testing.assert_array_equal(codec.image_view(out['labels']),
+                                  codec.image_view(reference))
+    assert out['overlay'].encoding == codec.overlay_encoding(encoding)
+
+
+@pytest.mark.parametrize('encoding', ['mono16', 'yuv422', 'bayer_grbg8', 'mono8'])
+def test_other_encodings_are_segmented(node, client, photo, encoding):
+    gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    if encoding == 'mono16':
+        pixels, big = gray.astype(np.uint16) * 257, True
+    elif encoding == 'yuv422':
+        pixels, big = cv2.cvtColor(photo, cv2.COLOR_RGB2YUV_UYVY), False
+    elif encoding == 'bayer_grbg8':
+        pixels, big = np.ascontiguousarray(photo[:, :, 1]), False
+    else:
+        pixels, big = gray, False
+    if pixels.dtype == np.uint16:
+        pixels = pixels.astype('>u2')
+    msg = Image(height=48, width=64, encoding=encoding, is_bigendian=int(big),
+                step=pixels[0].nbytes)
+    msg.data = pixels.tobytes()
+    out = client.request(msg, ('labels', 'overlay'), REPLY_S)
+    assert (out['labels'].width, out['labels'].height) == (64, 48)
+    assert out['overlay'].encoding == 'rgb8'
+    assert codec.image_view(out['labels']).max() < len(CLASSES)
+
+
+def test_second_head_publishes_its_own_labels(node, client, photo):
+    out = client.request(rgb_message(photo), ('labels', 'second_head'), REPLY_S)
+    second = codec.image_view(out['second_head'])
+    assert second.shape[:2] == (48, 64) and second.max() < 3
+
+
+def test_params_file_overrides_and_class_names_parameter(node, client):
+    values = client.get_parameters(['class_names', 'backbone', 'input_size', 'device'])
+    assert values[0].type == ParameterType.PARAMETER_STRING_ARRAY
+    assert list(values[0].string_array_value) == CLASSES
+    assert values[1].string_value == 'vits16'  # from the params file
+    assert values[2].integer_value == 64  # from -p input_size:=64
+    assert values[3].string_value == 'cpu'
+
+
+def test_input_is_remapped(node, client):
+    assert client.node.count_subscribers('/cam/image') >= 1
+    assert client.node.count_subscribers('/image') == 0
+    assert client.node.count_publishers('/segmentation/labels') >= 1
+
+
+def test_latest_frame_wins_under_a_burst(node, client, photo):
+    sent = [rgb_message(photo) for _ in range(20)]
+    for msg in sent:
+        client.stamp(msg)
+    keys = {stamp_key(m.header): i for i, m in enumerate(sent)}
+    start = len(client.received['labels'])
+    for msg in sent:
+        client.publish(msg)
+    client.request(sent[-1], ('labels',), REPLY_S)  # the newest frame is always answered
+    answered = [keys[stamp_key(m.header)] for m in client.received['labels'][start:]
+                if stamp_key(m.header) in keys]
+    answered = [a for i, a in enumerate(answered) if i == 0 or a != answered[i - 1]]
+    assert answered[-1] == 19
+    assert all(a < b for a, b in zip(answered, answered[1:]))  # never an older frame later
+    assert len(answered) < 20  # stale frames were skipped, not queued
+
+
+def test_malformed_flood_is_survived_and_throttled(node, client, photo):
+    good = rgb_message(photo)
+    bad_kinds = [dict(encoding='32FC1'), dict(step=10), dict(height=480),
+                 dict(width=0, height=0, step=0), dict(width=20000, step=60000),
+                 dict(encoding='yuv422', width=63, step=126)]
+    for index in range(200):
+        bad = rgb_message(photo)
+        for key, value in bad_kinds[index % len(bad_kinds)].items():
+            setattr(bad, key, value)
+        client.publish(bad)
+    out = client.request(good, ('labels',), REPLY_S)
+    assert stamp_key(out['labels'].header) == stamp_key(good.header)
+    status = client.diagnostics(lambda s: int(s['malformed_messages_total']) > 0, REPLY_S)
+    assert status['device'] == 'cpu'
+    warnings = [line for line in node.output().splitlines() if 'malformed image' in line]
+    assert 1 <= len(warnings) < 10, warnings  # throttled: one line per 5 s
+    assert node.proc.poll() is None
+
+
+def test_diagnostics_report_rates_latency_and_model(node, client, photo):
+    client.request(rgb_message(photo), ('labels',), REPLY_S)
+    status = client.diagnostics(lambda s: float(s['output_rate_hz']) > 0, REPLY_S)
+    for key in ('input_rate_hz', 'latency_mean_ms', 'latency_max_ms', 'dropped_frames',
+                'malformed_messages'):
+        assert key in status
+    assert float(status['latency_max_ms']) >= float(status['latency_mean_ms']) > 0
+    assert (status['backbone'], status['backend'], status['untrained']) == (
+        'vits16', 'torch', 'true')
+    assert status['level'] == 1  # WARN: untrained backbone
+
+
+def test_runtime_parameters_apply_and_invalid_ones_are_rejected(node, client, photo):
+    ok = client.set_parameter('overlay_alpha', 0.2)
+    assert ok.successful, ok.reason
+    assert client.get_parameters(['overlay_alpha'])[0].double_value == 0.2
+    for name, value in (('overlay_alpha', 1.5), ('enabled', 'yes'), ('backbone', 'vitb16')):
+        result = client.set_parameter(name, value)
+        assert not result.successful and result.reason, name
+    assert client.get_parameters(['overlay_alpha'])[0].double_value == 0.2
+    assert client.set_parameter('publish_colored', False).successful
+    try:
+        msg = rgb_message(photo)
+        client.request(msg, ('labels', 'overlay'), REPLY_S)
+        assert not client.wait_until(
+            lambda: client.find('colored', stamp_key(msg.header)) is not None, 3.0)
+    finally:
+        assert client.set_parameter('publish_colored', True).successful
+    client.request(rgb_message(photo), ('labels', 'colored'), REPLY_S)
+
+
+def test_label_info_is_latched(node, client):
+    pytest.importorskip('vision_msgs.msg')
+    info = client.label_info(REPLY_S)
+    assert [c.class_name for c in info.class_map] == CLASSES
+    assert [c.class_id for c in info.class_map] == list(range(len(CLASSES)))
+
+
+def test_compressed_transport_auto_device_and_sigterm(files, client, photo):
+    tmp, _, params = files
+    process = NodeProcess(tmp, 'compressed', params, '-p', 'input_size:=64', '-p',
+                          'input_transport:=compressed', '-p', 'device:=auto', '-r', '__ns:=/zip',
+                          '-r', 'image/compressed:=/cam/image/compressed')
+    try:
+        client.wait_until(lambda: client.node.count_subscribers('/cam/image/compressed') > 0
+                          or process.proc.poll() is not None, START_S)
+        assert process.proc.poll() is None, process.output()
+        ok, png = cv2.imencode('.png', photo[:, :, ::-1])
+        msg = CompressedImage(format='bgr8; png compressed bgr8', data=png.tobytes())
+        out = client.request(msg, ('zip_labels', 'zip_overlay'), REPLY_S,
+                             topic='/cam/image/compressed')
+        assert (out['zip_labels'].width, out['zip_labels'].height) == (64, 48)
+        assert out['zip_overlay'].encoding == 'bgr8'
+    finally:
+        code = process.stop(signal.SIGTERM)
+    output = process.output()
+    assert code == 0, output
+    assert 'Traceback' not in output
+    if not torch.cuda.is_available():  # auto falls back to the CPU with a warning
+        assert any('WARN' in line and 'cpu' in line.lower() for line in output.splitlines())
+
+
+@pytest.mark.parametrize('case', ['garbage', 'missing', 'cuda'])
+def test_startup_failures_exit_nonzero_with_one_clear_line(files, case):
+    tmp, head, params = files
+    if case == 'cuda' and torch.cuda.is_available():
+        pytest.skip('CUDA is available here')
+    garbage = tmp / 'garbage.pth'
+    garbage.write_bytes(b'this is not a checkpoint' * 10)
+    args = {'garbage': ['-p', f'head_weights:={garbage}'],
+            'missing': ['-p', f'head_weights:={tmp / "nope.pth"}'],
+            'cuda': ['-p', 'device:=cuda']}[case]
+    process = NodeProcess(tmp, f'fail_{case}', params, '-r', f'__ns:=/fail_{case}', *args)
+    try:
+        code = process.proc.wait(START_S)
+    finally:
+        process.stop()
+    output = process.output()
+    assert code != 0, output
+    assert 'Traceback' not in output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1, output
+    expected = {'garbage': 'garbage.pth', 'missing': 'nope.pth', 'cuda': 'cuda'}[case]
+    assert expected in errors[0].lower() if case == 'cuda' else expected in errors[0]
+
+
+def test_sigint_stops_the_node_cleanly(node):
+    assert node.proc.poll() is None
+    assert node.stop(signal.SIGINT) == 0, node.output()
+    assert 'Traceback' not in node.output()
