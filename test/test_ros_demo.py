@@ -1,0 +1,100 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""dinov3-seg-demo end to end (small settings), its failure path and the bench helpers."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from dinov3_seg_ros.core.overlay import draw_banner
+from dinov3_seg_ros.ros import bench, demo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ['--size', '160x120', '--input-size', '64', '--backbone', 'vits16', '--device', 'cpu']
+
+
+def _demo(args, tmp_path, timeout=240):
+    env = dict(os.environ)
+    env.pop('ROS_DOMAIN_ID', None)  # the demo picks its own private domain
+    return subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros.demo', *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_node_command_overrides_only_given_values():
+    args = demo.build_parser().parse_args(['--input-size', '64', '--device', 'cpu'])
+    command = demo.node_command(args)
+    assert command[command.index('--params-file') + 1].endswith(
+        os.path.join('config', 'segmentation.yaml'))
+    overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
+    assert overrides == ['input_size:=64', 'device:=cpu']
+
+
+def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
+    for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
+                'FASTDDS_DEFAULT_PROFILES_FILE'):
+        monkeypatch.delenv(key, raising=False)
+    environment = demo.ros_environment(domain_id=57)
+    assert environment['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
+    assert os.environ['ROS_DOMAIN_ID'] == '57'
+    assert os.path.samefile(environment['FASTDDS_DEFAULT_PROFILES_FILE'],
+                            os.path.join(ROOT, 'config', 'fastdds_shm.xml'))
+
+
+def test_bench_helpers(tmp_path):
+    msg = bench.camera_frame('64x48')
+    assert (msg.width, msg.height, msg.encoding, len(msg.data)) == (64, 48, 'rgb8', 64 * 48 * 3)
+    assert bench.rss_kib(os.getpid()) > 1000
+    args = bench.build_parser().parse_args(['--backbone', 'vits16'])
+    params = bench.node_params(args, '96')
+    assert (params.backbone, params.input_size) == ('vits16', '96')
+    assert params.model_config().backbone == 'vits16'
+
+
+@pytest.mark.ros
+def test_demo_reports_a_dying_node(tmp_path):
+    result = _demo([*SMALL, '--frames', '1', '--backbone-weights',
+                    str(tmp_path / 'missing.pth'), '--out-dir', 'out', '--timeout', '120'],
+                   tmp_path)
+    assert result.returncode == 1
+    assert 'segmentation_node exited with code' in result.stderr
+    assert 'missing.pth' in result.stderr
+    assert not list((tmp_path / 'out').glob('overlay_*.png'))
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_demo_saves_overlays(tmp_path):
+    result = _demo([*SMALL, '--frames', '2', '--rate', '2', '--out-dir', 'out'], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for index in range(2):
+        overlay = cv2.imread(str(tmp_path / 'out' / f'overlay_{index:03d}.png'))
+        labels = cv2.imread(str(tmp_path / 'out' / f'labels_{index:03d}.png'),
+                            cv2.IMREAD_UNCHANGED)
+        assert overlay is not None and overlay.shape == (120, 160, 3)
+        assert labels is not None and labels.shape == (120, 160)
+        assert overlay.std() > 5  # a real picture, not a blank frame
+    assert 'fps received' in result.stdout and 'latency' in result.stdout
+    # random weights: the core's red 'UNTRAINED WEIGHTS' bar covers the top rows exactly
+    banner = draw_banner(np.zeros((120, 160, 3), np.uint8))
+    rows = int(np.argmax(~banner.any(axis=(1, 2))))
+    assert rows > 5 and (banner[:rows] == 255).all(axis=2).any()  # white text on the bar
+    saved = cv2.cvtColor(cv2.imread(str(tmp_path / 'out' / 'overlay_000.png')),
+                         cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(saved[:rows], banner[:rows])
