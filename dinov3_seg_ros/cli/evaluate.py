@@ -14,8 +14,9 @@
 
 """dinov3-seg-eval: mIoU, pixel accuracy and per-class IoU of a head on a prepared split.
 
-    dinov3-seg-eval --checkpoint runs/coco/checkpoints/best.pth --data /data/coco \\
-        --split val2017 --backbone-weights dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth
+Example:
+  dinov3-seg-eval --checkpoint runs/coco/checkpoints/best.pth --data /data/coco
+      --split val2017 --backbone-weights dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth
 Writes <out>/report.json, <out>/per_class_iou.png and, when a metrics.jsonl lies next to
 the checkpoint (or one folder up), <out>/loss.png and <out>/miou.png.
 """
@@ -36,7 +37,7 @@ DEFAULT_SIZE = '640x640'
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
+    """Build the command-line interface."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-eval',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--checkpoint', required=True, metavar='PATH',

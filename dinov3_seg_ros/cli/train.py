@@ -14,9 +14,10 @@
 
 """dinov3-seg-train: train a segmentation head on a frozen DINOv3 backbone.
 
-    dinov3-seg-train --config config/train_coco_panoptic.yaml data.root=/data/coco_semantic
-    dinov3-seg-train --config run.yaml optim.lr=1e-4 stages.0.epochs=2 --resume auto
-    torchrun --nproc_per_node 4 -m dinov3_seg_ros.cli.train --config run.yaml
+Examples:
+  dinov3-seg-train --config config/train_coco_panoptic.yaml data.root=/data/coco
+  dinov3-seg-train --config run.yaml optim.lr=1e-4 stages.0.epochs=2 --resume auto
+  torchrun --nproc_per_node 4 -m dinov3_seg_ros.cli.train --config run.yaml
 """
 
 import argparse
@@ -32,7 +33,7 @@ from dinov3_seg_ros.training.checkpointing import LAST
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
+    """Build the command-line interface."""
     parser = argparse.ArgumentParser(
         prog='dinov3-seg-train', description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,

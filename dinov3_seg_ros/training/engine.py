@@ -46,7 +46,7 @@ from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_s
                                              open_split, train_loader)
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
-                                           make_scaler, scheduler_state, set_lr)
+                                           make_scaler, scheduler_state, set_lr, train_step)
 from dinov3_seg_ros.training.train_config import dump_config, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -72,7 +72,10 @@ class Trainer:
             raise ConfigError(f'run.dir: {run.dir} already holds a run; resume it with '
                               '--resume auto or choose another run.dir')
         seed_everything(run.seed)
-        self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights)
+        try:
+            self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights)
+        except CheckpointError as exc:
+            raise CheckpointError(f'model.backbone_weights: {exc}') from None
         self.backbone.to(ctx.device)
         self.mean, self.std = list(self.backbone.mean), list(self.backbone.std)
         self.size = fixed_size(config)
@@ -180,17 +183,8 @@ class Trainer:
             set_lr(optimizer, lr * lr_factor(pos.stage_step, total, cfg.schedule))
             features, labels = batch_features(batch, None if cached else self.backbone,
                                               ctx.device, self.dtype)
-            with torch.autocast(ctx.device.type, dtype=self.dtype or torch.float32,
-                                enabled=self.dtype is not None):
-                logits = self.model(features)
-            parts = self.loss_fn(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(parts.total).backward()
-            if cfg.optim.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(self.head.parameters(), cfg.optim.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            parts = train_step(self.model, features, labels, self.loss_fn, optimizer, scaler,
+                               cfg.optim.grad_clip, self.dtype)
             n = len(labels)
             sums += torch.stack([parts.total.detach(), parts.focal.detach(), parts.dice.detach(),
                                  torch.ones((), device=ctx.device)]).double() * n

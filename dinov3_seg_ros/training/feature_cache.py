@@ -40,7 +40,7 @@ FP16_MAX = 65504.0
 
 
 def dataset_fingerprint(dataset: Any) -> Dict[str, Any]:
-    """What identifies a SemanticSegmentationDataset's un-augmented samples."""
+    """Describe what identifies a SemanticSegmentationDataset's un-augmented samples."""
     files = []
     for pair in dataset.samples:
         for path in pair:
@@ -63,7 +63,7 @@ def backbone_fingerprint(backbone: torch.nn.Module) -> str:
 
 
 def cache_key(dataset: Any, backbone: torch.nn.Module) -> str:
-    """The cache directory name for this dataset and backbone (first 24 hex digits)."""
+    """Return the cache directory name for dataset and backbone (24 hex digits)."""
     text = json.dumps({'dataset': dataset_fingerprint(dataset),
                        'backbone': backbone_fingerprint(backbone), 'format': 1},
                       sort_keys=True)

@@ -29,23 +29,19 @@ from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
 from dinov3_seg_ros.training.distributed import DistContext, ResumableSampler, shard
-from dinov3_seg_ros.training.train_config import TrainConfig
+from dinov3_seg_ros.training.train_config import image_hw, TrainConfig
 from dinov3_seg_ros.training.transforms import build_transforms
 
 
 def fixed_size(config: TrainConfig) -> InputSize:
-    """data.image_size as a fixed WxH (a plain number N means NxN): batches need one size."""
-    text = str(config.data.image_size)
-    size = InputSize.parse(f'{text}x{text}' if text.isdigit() else text)
-    if size.mode != 'fixed':
-        raise ConfigError(f'data.image_size: training needs a fixed size like 640x640, '
-                          f'got {text!r}')
-    return size
+    """data.image_size as a fixed InputSize (batches need one size)."""
+    height, width = image_hw(config)
+    return InputSize(mode='fixed', width=width, height=height)
 
 
 def open_split(config: TrainConfig, split: str, mean: Sequence[float], std: Sequence[float],
                limit: int = 0, augment: bool = False) -> SemanticSegmentationDataset:
-    """The dataset of one split (first `limit` samples if > 0), augmented if asked."""
+    """Open the dataset of one split (first `limit` samples if > 0), augmented if asked."""
     if not config.data.root:
         raise ConfigError('data.root: set it to the prepared dataset (dinov3-seg-prepare-coco)')
     size = fixed_size(config)
@@ -62,7 +58,7 @@ def open_split(config: TrainConfig, split: str, mean: Sequence[float], std: Sequ
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """A 63-bit seed for one sample of one epoch."""
+    """Return a 63-bit seed for one sample of one epoch."""
     state = np.random.SeedSequence([seed, epoch, index]).generate_state(2, np.uint64)
     return int(state[0] >> np.uint64(1))
 
@@ -108,7 +104,7 @@ def _loader_kwargs(config: TrainConfig, ctx: DistContext) -> Dict[str, Any]:
 
 def train_loader(dataset: Dataset, config: TrainConfig, ctx: DistContext
                  ) -> Tuple[DataLoader, ResumableSampler, SeededSamples]:
-    """A shuffled, sharded, resumable loader over a seeded view of dataset."""
+    """Return a shuffled, sharded, resumable loader over a seeded view of dataset."""
     seeded = SeededSamples(dataset, config.run.seed)
     sampler = ResumableSampler(seeded, ctx, config.run.seed)
     loader = DataLoader(seeded, batch_size=config.optim.batch_size, sampler=sampler,

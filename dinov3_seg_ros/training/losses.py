@@ -36,6 +36,40 @@ def _valid_mask(target: torch.Tensor, ignore_index: Optional[int]) -> torch.Tens
     return target != ignore_index
 
 
+def focal_dice_terms(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+                     alpha: Alpha = None, ignore_index: Optional[int] = 255,
+                     smooth: float = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(focal, dice) of logits (N, K, H, W) against target (N, H, W), sharing one softmax.
+
+    Neither term materializes a one-hot tensor: the dice intersection and label counts are
+    scatter-adds of p_t and of the valid mask per (image, class).
+    """
+    n, k = logits.shape[:2]
+    valid = _valid_mask(target, ignore_index)
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    weight = valid.to(torch.float32)
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    log_pt = log_probs.gather(1, safe.unsqueeze(1)).squeeze(1)
+    pt = log_pt.exp()
+    focal = -((1.0 - pt).clamp_min(0.0) ** gamma) * log_pt
+    if alpha is not None:
+        if isinstance(alpha, (int, float)):
+            focal = focal * float(alpha)
+        else:
+            weights = torch.as_tensor(list(alpha), dtype=focal.dtype, device=focal.device)
+            if weights.numel() != k:
+                raise ValueError(f'focal alpha has {weights.numel()} entries for {k} classes')
+            focal = focal * weights[safe]
+    focal = (focal * weight).sum() / weight.sum().clamp_min(1.0)
+    flat_target, flat_weight = safe.reshape(n, -1), weight.reshape(n, -1)
+    zeros = torch.zeros(n, k, dtype=pt.dtype, device=pt.device)
+    intersection = zeros.scatter_add(1, flat_target, pt.reshape(n, -1) * flat_weight)
+    counts = zeros.scatter_add(1, flat_target, flat_weight)
+    prob_sums = torch.einsum('nkp,np->nk', log_probs.exp().reshape(n, k, -1), flat_weight)
+    dice = (1.0 - (2.0 * intersection + smooth) / (prob_sums + counts + smooth)).mean()
+    return focal, dice
+
+
 def softmax_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
                        alpha: Alpha = None, ignore_index: Optional[int] = 255) -> torch.Tensor:
     """Mean over non-ignored pixels of -alpha_t * (1 - p_t)^gamma * log(p_t).
@@ -44,22 +78,7 @@ def softmax_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float 
     a scalar applied to every pixel, or a length-K list indexed by the target class.
     Returns 0 (with a graph) when every pixel is ignored.
     """
-    valid = _valid_mask(target, ignore_index)
-    safe = torch.where(valid, target, torch.zeros_like(target))
-    log_probs = F.log_softmax(logits.float(), dim=1)
-    log_pt = log_probs.gather(1, safe.unsqueeze(1)).squeeze(1)
-    loss = -((1.0 - log_pt.exp()).clamp_min(0.0) ** gamma) * log_pt
-    if alpha is not None:
-        if isinstance(alpha, (int, float)):
-            loss = loss * float(alpha)
-        else:
-            weights = torch.as_tensor(list(alpha), dtype=loss.dtype, device=loss.device)
-            if weights.numel() != logits.shape[1]:
-                raise ValueError(f'focal alpha has {weights.numel()} entries for '
-                                 f'{logits.shape[1]} classes')
-            loss = loss * weights[safe]
-    loss = loss * valid
-    return loss.sum() / valid.sum().clamp_min(1)
+    return focal_dice_terms(logits, target, gamma, alpha, ignore_index)[0]
 
 
 def multiclass_dice_loss(logits: torch.Tensor, target: torch.Tensor,
@@ -69,16 +88,7 @@ def multiclass_dice_loss(logits: torch.Tensor, target: torch.Tensor,
     P is the softmax (N, K, H, W), T the one-hot target; ignored pixels are removed from
     both sums (as in the upstream, every class of every image counts, present or not).
     """
-    num_classes = logits.shape[1]
-    valid = _valid_mask(target, ignore_index)
-    safe = torch.where(valid, target, torch.zeros_like(target))
-    probs = F.softmax(logits.float(), dim=1) * valid.unsqueeze(1)
-    onehot = F.one_hot(safe, num_classes).permute(0, 3, 1, 2).to(probs.dtype)
-    onehot = onehot * valid.unsqueeze(1)
-    probs, onehot = probs.flatten(2), onehot.flatten(2)
-    intersection = (probs * onehot).sum(-1)
-    denominator = probs.sum(-1) + onehot.sum(-1)
-    return (1.0 - (2.0 * intersection + smooth) / (denominator + smooth)).mean()
+    return focal_dice_terms(logits, target, 0.0, None, ignore_index, smooth)[1]
 
 
 def resize_for_loss(logits: torch.Tensor, target: torch.Tensor,
@@ -128,8 +138,7 @@ class FocalDiceLoss(nn.Module):
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> LossParts:
         """(N, K, h, w), (N, H, W) -> LossParts(total, focal, dice)."""
         logits, labels = resize_for_loss(logits, labels, self.target_size)
-        focal = self.lambda_focal * softmax_focal_loss(
-            logits, labels, self.gamma, self.alpha, self.ignore_index)
-        dice = self.lambda_dice * multiclass_dice_loss(
-            logits, labels, self.ignore_index, self.smooth)
+        focal, dice = focal_dice_terms(logits, labels, self.gamma, self.alpha,
+                                       self.ignore_index, self.smooth)
+        focal, dice = self.lambda_focal * focal, self.lambda_dice * dice
         return LossParts(focal + dice, focal, dice)

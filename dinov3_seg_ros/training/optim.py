@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Optimizer, per-step learning-rate schedule (warm-up + cosine / poly / constant) and AMP."""
+"""Optimizer, per-step learning-rate schedule (warm-up + cosine / poly / constant), AMP and
+the optimizer step itself."""
 
 import math
 from typing import Dict, Iterable, Optional
@@ -20,6 +21,7 @@ from typing import Dict, Iterable, Optional
 import torch
 
 from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.training.losses import FocalDiceLoss, LossParts
 from dinov3_seg_ros.training.train_config import OptimConfig, ScheduleConfig
 
 
@@ -56,7 +58,7 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def autocast_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
-    """The autocast dtype for run.amp on a device; None means fp32 (always on CPU)."""
+    """Return the autocast dtype for run.amp on a device; None means fp32 (always on CPU)."""
     if device.type != 'cuda' or amp == 'off':
         return None
     if amp == 'bf16' or (amp == 'auto' and torch.cuda.is_bf16_supported()):
@@ -67,13 +69,37 @@ def autocast_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
 
 
 def make_scaler(dtype: Optional[torch.dtype], device: torch.device) -> torch.amp.GradScaler:
-    """A GradScaler, enabled only for float16 autocast."""
+    """Return a GradScaler, enabled only for float16 autocast."""
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 
 def scheduler_state(step: int, total_steps: int, base_lr: float,
                     config: ScheduleConfig) -> Dict[str, object]:
-    """What the checkpoint records of the schedule (it is a pure function of the step)."""
+    """Return what a checkpoint records of the schedule (a pure function of the step)."""
     return {'type': config.type, 'stage_step': step, 'total_steps': total_steps,
             'base_lr': base_lr, 'warmup_steps': config.warmup_steps,
             'min_lr_ratio': config.min_lr_ratio, 'power': config.power}
+
+
+def train_step(model: torch.nn.Module, features: torch.Tensor, labels: torch.Tensor,
+               loss_fn: FocalDiceLoss, optimizer: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler, grad_clip: float,
+               dtype: Optional[torch.dtype]) -> LossParts:
+    """One optimizer step of the head on features (B, C, h, w) and labels (B, H, W).
+
+    Forward under autocast (dtype None = fp32), loss in fp32, scaled backward, gradient
+    clipping on the unscaled gradients, then the (scaler-guarded) optimizer step.
+    """
+    device_type = features.device.type
+    with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        logits = model(features)
+    parts = loss_fn(logits.float(), labels)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(parts.total).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group['params']]
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return parts

@@ -19,8 +19,9 @@ config/train_coco_panoptic.yaml documents every key.
 """
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import re
 import typing
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
@@ -50,7 +51,7 @@ class DataConfig:
     root: str = ''
     train_split: str = 'train2017'
     val_split: str = 'val2017'
-    image_size: int = 640
+    image_size: str = '640x640'
     max_train_images: int = 0
     max_val_images: int = 0
     ignore_index: int = 255
@@ -154,7 +155,7 @@ CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf
 NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
                 'data.max_train_images', 'data.max_val_images', 'loss.target_size',
                 'optim.weight_decay', 'optim.grad_clip', 'loss.gamma', 'run.keep_best')
-POSITIVE = ('optim.batch_size', 'cache.batch_size', 'data.image_size', 'run.eval_every_epochs',
+POSITIVE = ('optim.batch_size', 'cache.batch_size', 'run.eval_every_epochs',
             'run.log_every_steps', 'model.head.proj_channels', 'model.head.branch_channels',
             'model.head.num_branches')
 
@@ -239,7 +240,25 @@ def config_from_dict(data: Dict[str, Any]) -> TrainConfig:
         raise ConfigError('schedule.min_lr_ratio: must be within [0, 1]')
     if len(config.optim.betas) != 2:
         raise ConfigError('optim.betas: expected two numbers')
+    height, width = image_hw(config)
+    if any(stage.augment for stage in config.stages):
+        from dinov3_seg_ros.training.transforms import build_transforms
+        build_transforms(config.augment, (height, width), config.data.ignore_index)
     return config
+
+
+def image_hw(config: TrainConfig) -> Tuple[int, int]:
+    """(H, W) of data.image_size: 'WxH' or N for NxN, multiples of 16 (batches need one size)."""
+    text = config.data.image_size.strip().lower()
+    match = re.fullmatch(r'(\d+)(?:x(\d+))?', text)
+    if not match:
+        raise ConfigError(f'data.image_size: expected WxH like 640x640 or N, got {text!r}')
+    width = int(match.group(1))
+    height = int(match.group(2) or width)
+    if not (16 <= width <= 8192 and 16 <= height <= 8192) or width % 16 or height % 16:
+        raise ConfigError(f'data.image_size: {width}x{height} must be multiples of 16 '
+                          'within [16, 8192]')
+    return height, width
 
 
 def _flatten(data: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
