@@ -12,11 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""A test-side ROS client of segmentation_node: publishes frames, collects outputs."""
+"""Test-side helpers: segmentation_node as a subprocess and a ROS client that talks to it."""
 
 from collections import defaultdict
 from functools import partial
 import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -34,6 +39,43 @@ OUTPUTS = {'labels': '/segmentation/labels', 'overlay': '/segmentation/overlay',
            'colored': '/segmentation/colored',
            'second_head': '/segmentation/heads/second_head/labels',
            'zip_labels': '/zip/segmentation/labels', 'zip_overlay': '/zip/segmentation/overlay'}
+
+
+def node_executable() -> str:
+    """The installed segmentation_node console script."""
+    return (shutil.which('segmentation_node')
+            or os.path.join(sys.prefix, 'bin', 'segmentation_node'))
+
+
+class NodeProcess:
+    """segmentation_node as a subprocess with its console output in a file."""
+
+    def __init__(self, tmp: Any, name: str, params_file: str, *ros_args: str) -> None:
+        self.log_path = tmp / f'{name}.log'
+        env = dict(os.environ, ROS_LOG_DIR=str(tmp / 'ros_log'), PYTHONUNBUFFERED='1',
+                   RCUTILS_COLORIZED_OUTPUT='0')
+        self._log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [node_executable(), '--ros-args', '--params-file', params_file, *ros_args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def output(self) -> str:
+        """Everything the node printed so far."""
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60.0) -> int:
+        """Send sig (kill after timeout s) and return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
 
 
 def stamp_key(header: Any) -> Tuple[int, int, str]:

@@ -18,11 +18,8 @@ The node runs once per module as a subprocess (vits16 with random weights, input
 a 5-class head checkpoint written here); a client node in this process talks to it.
 """
 
-import os
-import shutil
 import signal
-import subprocess
-import sys
+import time
 
 import cv2
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
@@ -36,12 +33,10 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 import torch
 
-from ros_node_client import NodeClient, stamp_key
+from ros_node_client import NodeClient, NodeProcess, stamp_key
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-NODE_EXE = (shutil.which('segmentation_node')
-            or os.path.join(sys.prefix, 'bin', 'segmentation_node'))
 CLASSES = ['sky', 'road', 'car', 'tree', 'person']
 START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
 REPLY_S = 120.0
@@ -61,35 +56,6 @@ def write_params(path, heads):
     path.write_text('/**:\n  ros__parameters:\n    backbone: vits16\n    device: cpu\n'
                     f"    head_weights: '{heads}'\n    warmup: 0\n    diagnostics_period: 0.5\n")
     return str(path)
-
-
-class NodeProcess:
-    """segmentation_node as a subprocess with its console output in a file."""
-
-    def __init__(self, tmp, name, params_file, *ros_args):
-        self.log_path = tmp / f'{name}.log'
-        env = dict(os.environ, ROS_LOG_DIR=str(tmp / 'ros_log'), PYTHONUNBUFFERED='1',
-                   RCUTILS_COLORIZED_OUTPUT='0')
-        self._log = open(self.log_path, 'w')
-        self.proc = subprocess.Popen(
-            [NODE_EXE, '--ros-args', '--params-file', params_file, *ros_args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env)
-
-    def output(self):
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self, sig=signal.SIGINT, timeout=60.0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
 
 
 @pytest.fixture(scope='module')
@@ -233,6 +199,7 @@ def test_malformed_flood_is_survived_and_throttled(node, client, photo):
         for key, value in bad_kinds[index % len(bad_kinds)].items():
             setattr(bad, key, value)
         client.publish(bad)
+        time.sleep(0.002)  # pacing only: lets the depth-1 subscription see most of them
     out = client.request(good, ('labels',), REPLY_S)
     assert stamp_key(out['labels'].header) == stamp_key(good.header)
     status = client.diagnostics(lambda s: int(s['malformed_messages_total']) > 0, REPLY_S)
