@@ -12,8 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Optimizer, per-step learning-rate schedule (warm-up + cosine / poly / constant), AMP and
-the optimizer step itself."""
+"""Optimizer, learning-rate schedule, AMP and the optimizer step of the head.
+
+The schedule is per step: warm-up, then cosine, poly or constant.
+"""
 
 import math
 from typing import Dict, Iterable, Optional
