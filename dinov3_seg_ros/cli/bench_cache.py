@@ -111,7 +111,6 @@ def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
 
         live_rate = _rate(live, b, args.steps, args.warmup, sync)
         cached_rate = _rate(cached, b, args.steps, args.warmup, sync)
-        cache._mmap.close()
     return {'backbone': backbone.spec.name, 'size': str(size), 'batch_size': b,
             'device': str(device), 'amp': str(dtype).replace('torch.', '') if dtype else 'fp32',
             'threads': torch.get_num_threads(), 'live_images_per_s': round(live_rate, 2),
