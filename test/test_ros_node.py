@@ -251,7 +251,7 @@ def test_compressed_transport_auto_device_and_sigterm(files, client, photo):
     tmp, _, params = files
     process = NodeProcess(tmp, 'compressed', params, '-p', 'input_size:=64', '-p',
                           'input_transport:=compressed', '-p', 'device:=auto', '-r', '__ns:=/zip',
-                          '-r', 'image/compressed:=/cam/image/compressed')
+                          '-r', 'image:=/cam/image')  # reads /cam/image/compressed
     try:
         client.wait_until(lambda: client.node.count_subscribers('/cam/image/compressed') > 0
                           or process.proc.poll() is not None, START_S)

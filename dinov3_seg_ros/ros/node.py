@@ -79,9 +79,10 @@ class SegmentationNode(Node):
         compressed = self.params.input_transport == 'compressed'
         self._check = codec.check_compressed if compressed else codec.check_image
         self._decode = codec.compressed_to_rgb if compressed else codec.image_to_rgb
+        # image_transport convention: the compressed topic is <remapped 'image'>/compressed
+        topic = self.resolve_topic_name('image') + '/compressed' if compressed else 'image'
         self._subscription = self.create_subscription(
-            CompressedImage if compressed else Image,
-            'image/compressed' if compressed else 'image', self._on_image,
+            CompressedImage if compressed else Image, topic, self._on_image,
             input_qos(self.params.input_reliability, self.params.input_depth))
         self._diagnostics_timer = self.create_timer(self.params.diagnostics_period,
                                                     self._publish_diagnostics)

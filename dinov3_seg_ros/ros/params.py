@@ -91,8 +91,9 @@ SPECS: Tuple[ParamSpec, ...] = (
               'float32, float16 or bfloat16.', choices=DTYPES),
     ParamSpec('warmup', 1, 'Warm-up inferences run before the first frame.',
               value_range=(0, 100)),
-    ParamSpec('input_transport', 'raw', "Subscribe to 'image' (raw sensor_msgs/Image) or "
-              "'image/compressed' (sensor_msgs/CompressedImage).", choices=TRANSPORTS),
+    ParamSpec('input_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
+              "compressed: to <remapped 'image'>/compressed (sensor_msgs/CompressedImage).",
+              choices=TRANSPORTS),
     ParamSpec('input_reliability', 'best_effort', 'Input QoS reliability: best_effort (the '
               'sensor-data profile) or reliable.', choices=RELIABILITIES),
     ParamSpec('input_depth', 1, 'Input QoS history depth (the node always works on the newest '
