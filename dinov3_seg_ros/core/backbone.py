@@ -20,13 +20,13 @@ reference implementation bit for bit (the names without `_qkvb` drop the q/v bia
 
 from dataclasses import dataclass
 import logging
-import os
 from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from .errors import CheckpointError, ConfigError
+from .weights_io import load_weights_file
 
 LOGGER = logging.getLogger(__name__)
 PATCH_SIZE = 16
@@ -70,16 +70,7 @@ def backbone_spec(variant: str) -> BackboneSpec:
 
 def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Read a .pth (weights_only) or .safetensors file into a flat state_dict."""
-    if not path or not os.path.isfile(path):
-        raise CheckpointError(f'weights file not found: {path!r}')
-    try:
-        if path.endswith('.safetensors'):
-            from safetensors.torch import load_file
-            state = load_file(path, device='cpu')
-        else:
-            state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt file
-        raise CheckpointError(f'cannot read weights file {path!r}: {exc}') from None
+    state = load_weights_file(path, 'backbone weights')
     for key in ('model', 'state_dict', 'teacher'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -104,10 +95,9 @@ class DinoV3Backbone(nn.Module):
         self.model = timm.create_model(self.spec.timm_name, pretrained=False,
                                        dynamic_img_size=True, num_classes=0)
         cfg = self.model.pretrained_cfg
-        self.mean: Tuple[float, ...] = tuple(float(v) for v in cfg.get('mean', (0.485, 0.456,
-                                                                                 0.406)))
-        self.std: Tuple[float, ...] = tuple(float(v) for v in cfg.get('std', (0.229, 0.224,
-                                                                               0.225)))
+        # Normalization comes from the model's own pretrained config (ImageNet for DINOv3).
+        self.mean: Tuple[float, ...] = tuple(float(v) for v in cfg['mean'])
+        self.std: Tuple[float, ...] = tuple(float(v) for v in cfg['std'])
         self.pretrained = False
 
     @property

@@ -32,6 +32,7 @@ from torch import nn
 
 from .errors import CheckpointError
 from .heads import build_head, HeadConfig
+from .weights_io import load_weights_file
 
 LOGGER = logging.getLogger(__name__)
 FORMAT = 'dinov3_seg_ros/head'
@@ -76,7 +77,7 @@ class HeadCheckpoint:
     metadata: Dict[str, Any] = field(default_factory=dict)
 
     def to_payload(self) -> Dict[str, Any]:
-        """The dict that torch.save writes (weights_only-loadable)."""
+        """Return the dict that torch.save writes (weights_only-loadable)."""
         return {'format': FORMAT, 'version': VERSION, 'state_dict': self.state_dict,
                 'head': self.head.to_dict(), 'class_names': list(self.class_names),
                 'backbone': self.backbone,
@@ -85,7 +86,7 @@ class HeadCheckpoint:
                 'input_size': self.input_size, 'metadata': dict(self.metadata)}
 
     def build(self) -> nn.Module:
-        """The head module with these weights loaded (strict), in eval mode."""
+        """Build the head module with these weights loaded (strict), in eval mode."""
         module = build_head(self.head)
         try:
             module.load_state_dict(self.state_dict, strict=True)
@@ -127,13 +128,7 @@ def load_head_checkpoint(path: str, classes_file: str = '') -> HeadCheckpoint:
     classes_file overrides the names in a project checkpoint and names the classes of a bare
     state_dict; its length must equal the head's number of classes.
     """
-    if not path or not os.path.isfile(path):
-        raise CheckpointError(f'head weights file not found: {path!r}')
-    try:
-        payload = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f'cannot read head weights {path!r}: {reason}') from None
+    payload = load_weights_file(path, 'head weights')
     if not isinstance(payload, dict):
         raise CheckpointError(f'{path!r} holds a {type(payload).__name__}, not a checkpoint')
     if payload.get('format') == FORMAT:

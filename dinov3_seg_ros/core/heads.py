@@ -12,8 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The upstream ASPP-style segmentation head (projection, parallel 3x3 branches, fusion,
-depthwise-separable block, classifier), state_dict-compatible with the upstream model.pth.
+"""The upstream ASPP-style segmentation head, state_dict-compatible with its model.pth.
+
+Projection, parallel 3x3 branches, fusion, a depthwise-separable block and a classifier.
 """
 
 from dataclasses import asdict, dataclass
