@@ -270,7 +270,9 @@ def test_launch_service_starts_the_node(tmp_path):
         while time.monotonic() < deadline and not expected <= seen:
             seen.update(name for name, _ in probe.get_topic_names_and_types())
             await asyncio.sleep(0.5)
-        service.shutdown()
+        stopping = service.shutdown()  # a coroutine when called inside the launch loop
+        if stopping is not None:
+            await stopping
 
     async def main():
         await asyncio.gather(service.run_async(), watch_graph())
