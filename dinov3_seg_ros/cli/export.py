@@ -1,0 +1,151 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""dinov3-seg-export: write the fused (backbone + heads) or head-only ONNX model.
+
+Example: dinov3-seg-export --backbone vits16plus --backbone-weights dinov3_vits16plus.pth
+--head-weights model.pth --out dinov3_seg.onnx --check
+"""
+
+import argparse
+import os
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
+from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.core.errors import ConfigError
+
+DEFAULT_SIZE = '640x480'
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog='dinov3-seg-export', description=__doc__.split('\n')[0].split(': ', 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--backbone', default='vits16plus',
+                        help='DINOv3 variant (default: %(default)s)')
+    parser.add_argument('--backbone-weights', default='', metavar='PATH',
+                        help="Meta's DINOv3 .pth or a timm .safetensors (default: random "
+                             'weights, marked untrained in the metadata)')
+    parser.add_argument('--head-weights', nargs='+', required=True, metavar='PATH',
+                        help='head checkpoints: the upstream bare model.pth, project or '
+                             'training checkpoints; several heads share one backbone pass')
+    parser.add_argument('--classes', default='', metavar='PATH',
+                        help='class names of the first head, one per line (names the '
+                             'classes of the upstream model.pth)')
+    parser.add_argument('--out', required=True, metavar='PATH', help='output .onnx file')
+    parser.add_argument('--head-only', action='store_true',
+                        help="export the head alone: 'features' (N,C,h,w) -> 'logits' "
+                             '(for TensorRT pipelines that run the backbone themselves)')
+    parser.add_argument('--input-size', default=DEFAULT_SIZE,
+                        help="traced input WxH, or a long side like 640 (4:3 traced); the "
+                             'fixed size if dynamic H/W fails (default: %(default)s)')
+    parser.add_argument('--opset', type=int, default=18, help='ONNX opset (default: 18)')
+    parser.add_argument('--exporter', default='auto', choices=('auto', 'dynamo', 'legacy'),
+                        help='torch.onnx exporter; auto tries dynamo, then the TorchScript '
+                             'one (default: %(default)s)')
+    parser.add_argument('--static', action='store_true',
+                        help='export for the fixed --input-size (no dynamic H/W)')
+    parser.add_argument('--check', action='store_true',
+                        help='run ONNX Runtime and PyTorch on a photo and print the parity')
+    add_verbosity_arguments(parser)
+    return parser
+
+
+def traced_size(text: str) -> Tuple[str, Tuple[int, int]]:
+    """--input-size -> (recorded input size, traced (H, W) in multiples of 16)."""
+    from dinov3_seg_ros.core.onnx_export import patch_multiple
+    size = InputSize.parse(text)
+    if size.mode == 'fixed':
+        return str(size), patch_multiple((size.height, size.width))
+    if size.mode == 'long':
+        return str(size), patch_multiple((size.long_side * 3 / 4, size.long_side))
+    return 'native', (480, 640)
+
+
+def sample_image(size: Tuple[int, int], mean: Sequence[float],
+                 std: Sequence[float]) -> 'np.ndarray':
+    """Load a real photo (skimage astronaut, else a synthetic scene) as normalized (1,3,H,W)."""
+    import cv2
+    try:
+        from skimage import data
+        rgb = data.astronaut()
+    except ImportError:
+        yy, xx = np.mgrid[0:size[0], 0:size[1]]
+        rgb = np.stack([xx * 255 // max(1, size[1]), yy * 255 // max(1, size[0]),
+                        (xx + yy) % 256], axis=-1).astype(np.uint8)
+    rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    x = (rgb.astype(np.float32) / 255.0 - np.float32(mean)) / np.float32(std)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose - args.quiet)
+    import torch
+    from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone
+    from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
+    from dinov3_seg_ros.core import onnx_export
+    from dinov3_seg_ros.core.onnx_parity import check_parity
+    from dinov3_seg_ros.core.segmenter import head_names_for
+    if not args.out.endswith('.onnx'):
+        raise ConfigError(f'--out: {args.out!r} should end with .onnx')
+    if args.head_only and len(args.head_weights) != 1:
+        raise ConfigError('--head-only exports one head: give one --head-weights file')
+    recorded, size = traced_size(args.input_size)
+    heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
+             for i, path in enumerate(args.head_weights)]
+    names = head_names_for(args.head_weights)
+    if args.head_only:
+        with torch.device('meta'):  # metadata only (name, mean, std): no weights allocated
+            backbone = DinoV3Backbone(args.backbone)
+        grid = (size[0] // 16, size[1] // 16)
+        result = onnx_export.export_head(heads[0], args.out, head_name=names[0],
+                                         backbone=backbone, grid=grid, opset=args.opset,
+                                         exporter=args.exporter)
+        module = onnx_export.prepare_heads(heads, True)[0]
+        x = torch.randn(1, heads[0].head.in_channels, *grid,
+                        generator=torch.Generator().manual_seed(0))
+    else:
+        backbone = build_backbone(args.backbone, args.backbone_weights)
+        result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
+                                          size=size, input_size=recorded, opset=args.opset,
+                                          dynamic=not args.static, exporter=args.exporter)
+        module = onnx_export.FusedModel(backbone, onnx_export.prepare_heads(heads, True))
+        x = torch.from_numpy(sample_image(size, result.metadata['mean'],
+                                          result.metadata['std']))
+    meta = result.metadata
+    megabytes = os.path.getsize(args.out) / 1e6
+    shape = 'dynamic N, H, W' if result.dynamic else f'FIXED {size[1]}x{size[0]} (WxH)'
+    print(f'wrote {args.out} ({megabytes:.1f} MB): {meta["kind"]} {meta["backbone"]}, heads '
+          + ', '.join(f'{n} [{k} classes]' for n, k in zip(meta['head_names'],
+                                                           meta['num_classes']))
+          + f', {shape}, opset {args.opset}, exporter {result.exporter}'
+          + (', UNTRAINED weights' if meta.get('untrained') else ''))
+    if args.check:
+        report = check_parity(args.out, module.eval(), x)
+        print(f'parity at {x.shape[3]}x{x.shape[2]}: {report}')
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Console-script entry point."""
+    return run_cli(_main, argv)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

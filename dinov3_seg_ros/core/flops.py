@@ -1,0 +1,86 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Work per frame (FLOPs of the backbone and heads) and the device's measured matmul peak.
+
+FLOPs are counted by torch.utils.flop_counter on the meta device: exact for the shapes,
+free of weights and time. Matmuls, convolutions and attention count 2 FLOPs per
+multiply-add; elementwise ops are not counted.
+"""
+
+import time
+from typing import Any, Union
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from .backbone import DinoV3Backbone
+from .heads import build_head, HeadConfig
+
+
+def _sdpa_cpu_flops(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
+    """Count the CPU flash-attention kernel's FLOPs (shapes in, like flop_counter's formulas)."""
+    return sdpa_flop_count(query, key, value)
+
+
+def count_flops(module: nn.Module, shape: tuple) -> int:
+    """Count the FLOPs of one forward pass of module on a (shape) float32 input, on meta."""
+    mapping = {}
+    cpu_flash = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
+    if cpu_flash is not None:
+        mapping[cpu_flash] = _sdpa_cpu_flops
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    with torch.no_grad(), counter:
+        module(torch.empty(shape, device='meta'))
+    return int(counter.get_total_flops())
+
+
+def backbone_flops(variant: str, height: int, width: int) -> int:
+    """Count the FLOPs of one backbone pass on a (1, 3, height, width) image."""
+    with torch.device('meta'):
+        backbone = DinoV3Backbone(variant).eval()
+    return count_flops(backbone, (1, 3, height, width))
+
+
+def head_flops(config: Union[HeadConfig, dict], rows: int, cols: int) -> int:
+    """Count the FLOPs of one head pass on a (1, C, rows, cols) feature map."""
+    config = HeadConfig.from_dict(config) if isinstance(config, dict) else config
+    with torch.device('meta'):
+        head = build_head(config).eval()
+    return count_flops(head, (1, config.in_channels, rows, cols))
+
+
+def matmul_peak_gflops(device: Union[str, torch.device] = 'cpu', size: int = 0,
+                       runs: int = 5) -> float:
+    """Best GFLOP/s of a square float32 torch.mm on device (2 * size**3 FLOPs per run).
+
+    size 0 picks 2048 on the CPU (about 0.1-0.3 s per run) and 8192 on CUDA.
+    """
+    device = torch.device(device)
+    size = size or (8192 if device.type == 'cuda' else 2048)
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator).to(device)
+    b = torch.randn(size, size, generator=generator).to(device)
+    out = torch.empty(size, size, device=device)
+    best = float('inf')
+    for _ in range(runs + 1):  # the first run warms up the kernels and the caches
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size ** 3 / best / 1e9
