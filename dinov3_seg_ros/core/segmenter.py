@@ -152,9 +152,9 @@ class Segmenter:
             self.warmup(*warmup_frame_size(self.input_size), runs=config.warmup)
 
     def _init_torch(self, config: ModelConfig) -> None:
+        self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         device = select_device(config.device)
         self.dtype = select_dtype(config.dtype, device)
-        self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)  # reproducible random backbone
             backbone = build_backbone(config.backbone, config.backbone_weights)
