@@ -104,6 +104,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     from dinov3_seg_ros.core.segmenter import head_names_for
     if not args.out.endswith('.onnx'):
         raise ConfigError(f'--out: {args.out!r} should end with .onnx')
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        raise ConfigError(f'--out: the directory of {args.out!r} does not exist')
     if args.head_only and len(args.head_weights) != 1:
         raise ConfigError('--head-only exports one head: give one --head-weights file')
     recorded, size = traced_size(args.input_size)
