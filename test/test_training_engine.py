@@ -15,7 +15,9 @@
 """Training end to end: learning, checkpoints for the node, eval CLI, exact resume, DDP."""
 
 import json
+import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,7 +32,11 @@ import torch
 from dinov3_seg_ros.cli import evaluate as eval_cli
 from dinov3_seg_ros.cli import train as train_cli
 from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
+from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.training.checkpointing import CheckpointKeeper, TrainingState
+from dinov3_seg_ros.training.optim import lr_factor
 from dinov3_seg_ros.training.plots import read_records
+from dinov3_seg_ros.training.train_config import dump_config, load_config, ScheduleConfig
 from test_training_feature_cache import prepare_dataset
 
 SMALL = ['data.image_size=64', 'model.backbone=vits16', 'model.backbone_weights=',
@@ -219,3 +225,48 @@ def test_two_process_ddp_run_with_gloo(tmp_path):
                                  np.uint8)
         assert done_flags.all()
     assert load_head_checkpoint(os.path.join(run_dir, 'checkpoints', 'last.pth'))
+
+
+def test_config_overrides_and_key_errors(tmp_path):
+    config = load_config('config/train_coco_panoptic.yaml',
+                         ['optim.lr=3e-4', 'stages.1.epochs=2', 'loss.alpha=[0.5, 2]'])
+    assert config.optim.lr == 3e-4 and config.stages[1].epochs == 2
+    assert config.loss.alpha == [0.5, 2.0] and config.loss.target_size == 320
+    assert [(s.epochs, s.lr, s.augment, s.feature_cache) for s in load_config(
+        'config/train_coco_panoptic.yaml').stages] == [(15, 1e-4, True, False),
+                                                       (15, 1e-5, False, True)]
+    dump_config(config, str(tmp_path / 'resolved.yaml'))
+    assert load_config(str(tmp_path / 'resolved.yaml')) == config
+    for override, message in (('stages.2.epochs=1', 'stages.2: no such list entry'),
+                              ('run.amp=fp8', "run.amp: 'fp8' is not one of"),
+                              ('data.image_size=100', 'data.image_size: 100x100 must be'),
+                              ('augment.hflip=2', 'augment.hflip: expected a number'),
+                              ('model.head=3', 'model.head: expected a mapping')):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config('config/train_coco_panoptic.yaml', [override])
+
+
+def test_lr_schedule_per_step():
+    cosine = ScheduleConfig(type='cosine', warmup_steps=4, min_lr_ratio=0.1)
+    factors = [lr_factor(step, 14, cosine) for step in range(14)]
+    assert factors[:4] == pytest.approx([0.2, 0.4, 0.6, 0.8])  # linear warm-up
+    assert factors[4] == pytest.approx(1.0)
+    assert factors[9] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:]))
+    poly = ScheduleConfig(type='poly', power=2.0)
+    assert lr_factor(5, 10, poly) == pytest.approx(0.25)
+    assert lr_factor(7, 10, ScheduleConfig(type='constant')) == 1.0
+
+
+def test_keeper_keeps_last_and_best_k(tmp_path):
+    keeper = CheckpointKeeper(str(tmp_path), keep_best=2)
+    state = TrainingState()
+    for epoch, miou in enumerate([0.3, 0.5, 0.4, 0.2, 0.6], start=1):
+        state.position.global_epoch = epoch
+        keeper.save({'epoch': epoch}, state, miou, epoch)
+    assert sorted(os.listdir(tmp_path)) == ['best-e002.pth', 'best-e005.pth', 'best.pth',
+                                            'last.pth']
+    assert torch.load(tmp_path / 'best.pth', weights_only=True)['epoch'] == 5
+    last = torch.load(tmp_path / 'last.pth', weights_only=True)
+    assert last['epoch'] == 5 and last['best_metric'] == pytest.approx(0.6)
+    assert [b['file'] for b in last['training']['best']] == ['best-e005.pth', 'best-e002.pth']

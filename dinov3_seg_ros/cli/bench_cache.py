@@ -17,16 +17,18 @@
 Both paths run the same optimizer step of the head (forward, focal + dice loss, backward,
 clipping, AdamW); the live path first runs the frozen backbone on the images, the cached
 path reads float16 features from a numpy memmap on disk (a temporary folder). Inputs are
-random: only the speed is measured. Prints images/s for both and their ratio.
+random: only the speed is measured. The two paths alternate step by step (fair on a busy
+machine); prints images/s of each from the median step time, and their ratio.
 """
 
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
 from dinov3_seg_ros.core.config import DEVICES, InputSize
@@ -55,16 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _rate(step: Callable[[int], None], batch: int, steps: int, warmup: int,
-          sync: Callable[[], None]) -> float:
+def _step_times(steps: Sequence[Callable[[int], None]], count: int, warmup: int,
+                sync: Callable[[], None]) -> List[List[float]]:
+    """Seconds of each timed call per step function, alternating them (fair under load)."""
     for i in range(warmup):
-        step(i)
-    sync()
-    start = time.perf_counter()
-    for i in range(steps):
-        step(warmup + i)
-    sync()
-    return batch * steps / (time.perf_counter() - start)
+        for step in steps:
+            step(i)
+    times: List[List[float]] = [[] for _ in steps]
+    for i in range(count):
+        for k, step in enumerate(steps):
+            sync()
+            start = time.perf_counter()
+            step(warmup + i)
+            sync()
+            times[k].append(time.perf_counter() - start)
+    return times
 
 
 def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
@@ -72,6 +79,7 @@ def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
     import numpy as np
     import torch
     from dinov3_seg_ros.core.backbone import build_backbone
+    from dinov3_seg_ros.core.flops import backbone_flops, head_flops
     from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
     from dinov3_seg_ros.training.distributed import pick_device
     from dinov3_seg_ros.training.losses import FocalDiceLoss
@@ -109,9 +117,14 @@ def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
             features = rows.to(device, non_blocking=True).float()
             train_step(head, features, labels, loss_fn, optimizer, scaler, 5.0, dtype)
 
-        live_rate = _rate(live, b, args.steps, args.warmup, sync)
-        cached_rate = _rate(cached, b, args.steps, args.warmup, sync)
-    return {'backbone': backbone.spec.name, 'size': str(size), 'batch_size': b,
+        live_times, cached_times = _step_times([live, cached], args.steps, args.warmup, sync)
+    live_rate = b / statistics.median(live_times)
+    cached_rate = b / statistics.median(cached_times)
+    backbone_gflop = backbone_flops(backbone.spec.name, h, w) / 1e9
+    head_gflop = 3 * head_flops(head.config, h // 16, w // 16) / 1e9  # forward + backward
+    return {'backbone_gflop': round(backbone_gflop, 1), 'head_train_gflop': round(head_gflop, 1),
+            'flop_bound_speedup': round((backbone_gflop + head_gflop) / head_gflop, 2),
+            'backbone': backbone.spec.name, 'size': str(size), 'batch_size': b,
             'device': str(device), 'amp': str(dtype).replace('torch.', '') if dtype else 'fp32',
             'threads': torch.get_num_threads(), 'live_images_per_s': round(live_rate, 2),
             'cached_images_per_s': round(cached_rate, 2),
@@ -131,7 +144,10 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
               f'{result["device"]} ({result["amp"]}, {result["threads"]} threads)\n'
               f'  live backbone : {result["live_images_per_s"]:8.2f} images/s\n'
               f'  feature cache : {result["cached_images_per_s"]:8.2f} images/s\n'
-              f'  speed-up      : {result["speedup"]:8.2f}x', flush=True)
+              f'  speed-up      : {result["speedup"]:8.2f}x\n'
+              f'  FLOPs per image: backbone {result["backbone_gflop"]} G, head forward + '
+              f'backward ~{result["head_train_gflop"]} G: the cache can at most give '
+              f'{result["flop_bound_speedup"]}x (the loss comes on top of both)', flush=True)
     return 0
 
 

@@ -275,7 +275,7 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f'{where or "config"}: expected a mapping, got {data!r}')
+        raise ConfigError(f'{where.rstrip(".") or "config"}: expected a mapping, got {data!r}')
     hints = typing.get_type_hints(cls)
     names = {f.name for f in fields(cls)}
     for key in data:
