@@ -18,14 +18,14 @@ Every error names the offending key (e.g. 'stages.1.lr: expected a number, got '
 config/train_coco_panoptic.yaml documents every key.
 """
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 import re
-import typing
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
 from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.training.dataclass_dict import dataclass_from_dict
 
 
 @dataclass
@@ -216,7 +216,7 @@ def _default_section(parts: List[str]) -> Any:
 
 def config_from_dict(data: Dict[str, Any]) -> TrainConfig:
     """Validate a nested dict into a TrainConfig; unknown keys and bad values name the key."""
-    config = _build(TrainConfig, data, '')
+    config = dataclass_from_dict(TrainConfig, data)
     flat = _flatten(config.to_dict())
     for key, allowed in CHOICES.items():
         if flat[key] not in allowed:
@@ -269,74 +269,6 @@ def _flatten(data: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
         else:
             out[f'{prefix}{key}'] = value
     return out
-
-
-def _build(cls: Any, data: Any, where: str) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f'{where.rstrip(".") or "config"}: expected a mapping, got {data!r}')
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    for key in data:
-        if key not in names:
-            raise ConfigError(f'{where}{key}: unknown key (known: {", ".join(sorted(names))})')
-    kwargs = {key: _convert(hints[key], value, f'{where}{key}') for key, value in data.items()}
-    return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any, key: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if is_dataclass(hint):
-        return _build(hint, value, f'{key}.')
-    if origin is Union:
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert(option, value, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[-1] if errors else f'{key}: invalid value {value!r}')
-    if origin in (list, List):
-        if not isinstance(value, list):
-            raise ConfigError(f'{key}: expected a list, got {value!r}')
-        return [_convert(args[0], v, f'{key}.{i}') for i, v in enumerate(value)]
-    if origin in (dict, Dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f'{key}: expected a mapping, got {value!r}')
-        return dict(value)
-    return _scalar(hint, value, key)
-
-
-def _scalar(hint: Any, value: Any, key: str) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f'{key}: expected true or false, got {value!r}')
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise ConfigError(f'{key}: expected an integer, got {value!r}')
-    if hint is float:
-        if isinstance(value, str):
-            try:
-                return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
-            except ValueError:
-                pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f'{key}: expected a number, got {value!r}')
-    if hint is str:
-        if value is None:
-            return ''
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f'{key}: expected a string, got {value!r}')
-    raise ConfigError(f'{key}: unsupported value {value!r}')
 
 
 def dump_config(config: TrainConfig, path: str) -> None:
