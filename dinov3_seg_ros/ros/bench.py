@@ -20,8 +20,8 @@
    piece on the same configuration: CDR deserialize + decode (image_codec), the core's own
    preprocess / backbone / head / postprocess timings, label encoding + CDR serialize;
 2. end to end (segmentation_node subprocess, loopback DDS with the SHM profile): closed loop,
-   one frame in flight: latency = label receipt - camera stamp; then an open loop at 1.5x that
-   rate for the saturated throughput. The node's own per-frame time comes from /diagnostics
+   one frame in flight: latency = label receipt - camera stamp, throughput = frames / time
+   (the node segments one frame at a time). The node's own per-frame time comes from /diagnostics
    (processing_mean_ms); non-model work = DDS transport + scheduling (latency - node time) +
    the step-1 medians of deserialize, decode, preprocess, postprocess, overlay and
    encode + serialize. Target: <= 10 % of the backbone time at 640x480 (see non_model_share);
@@ -174,17 +174,6 @@ class BenchClient(Node):
             return None
         return (self.arrivals[stamp] - stamp) * 1e-6
 
-    def open_loop(self, msg: Image, rate: float, count: int, process) -> float:
-        """Publish count frames at rate Hz; return labels received per second."""
-        before, start = len(self.arrivals), time.monotonic()
-        for index in range(count):
-            self.publish(msg)
-            self.spin_until(lambda: time.monotonic() >= start + (index + 1) / rate, 1e9,
-                            process)
-        first_done = len(self.arrivals)
-        self.spin_until(lambda: len(self.arrivals) > first_done, 2.0 / rate, process)
-        return (len(self.arrivals) - before) / (time.monotonic() - start)
-
 
 def rss_kib(pid: int) -> int:
     """Resident set size of a process in KiB (VmRSS of /proc/<pid>/status)."""
@@ -195,19 +184,13 @@ def rss_kib(pid: int) -> int:
     raise Dinov3SegError(f'no VmRSS for pid {pid}')
 
 
-def start_node(args: argparse.Namespace, input_size: str, log_path: str):
-    """Start segmentation_node with the benchmark's overrides."""
-    node_args = argparse.Namespace(params_file=args.params_file, input_size=input_size,
-                                   backbone=args.backbone, device=args.device,
-                                   backbone_weights='', head_weights='')
-    return demo.start(demo.node_command(node_args), log_path)
-
-
 def run_node_phase(client: BenchClient, args, size: str, input_size: str, frames: int,
                    rss: bool) -> Dict[str, object]:
-    """Start a node, drive it closed-loop (and open-loop), stop it; return the figures."""
+    """Start a node, drive it closed-loop, stop it; return the figures."""
     log_path = os.path.join(tempfile.gettempdir(), f'dinov3_seg_ros_bench_{size}_{input_size}.log')
-    process = start_node(args, input_size, log_path)
+    process = demo.start(demo.node_command(argparse.Namespace(
+        params_file=args.params_file, input_size=input_size, backbone=args.backbone,
+        device=args.device, backbone_weights='', head_weights='')), log_path)
     msg = camera_frame(size)
     if rss:  # the soak exercises the overlay path as well
         client.watch_overlays()
@@ -250,10 +233,6 @@ def run_node_phase(client: BenchClient, args, size: str, input_size: str, frames
             count = len(client.processing)  # the report covering the last frames
             client.spin_until(lambda: len(client.processing) > count, 5.0, process)
             result['node_processing_ms'] = client.node_processing_ms()
-            rate = 1.5 * result['closed_loop_fps']
-            count = max(frames // 2, int(5 * rate))  # at least ~5 s
-            result['open_loop_fps'] = client.open_loop(msg, rate, count, process)
-            result['node_dropped_frames_total'] = client.diagnostics.get('dropped_frames_total')
         return result
     finally:
         demo.stop(process)
@@ -353,26 +332,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 def summary(report: Dict[str, object]) -> str:
     """Human-readable lines for the main figures of a report."""
     lines = ['dinov3-seg-ros-bench:']
-    e2e = report.get('end_to_end')
-    if e2e:
-        lines.append(f'  {e2e["size"]} (input_size {e2e["input_size"]}): end-to-end latency '
-                     f'mean {e2e["latency_ms"]["mean"]:.0f} ms '
-                     f'(p95 {e2e["latency_ms"]["p95"]:.0f}), closed loop '
-                     f'{e2e["closed_loop_fps"]:.2f} fps, saturated {e2e["open_loop_fps"]:.2f} '
-                     f'fps, {e2e["lost"]} lost')
+    for key in ('end_to_end', 'memory'):
+        if key in report:
+            phase = report[key]
+            lines.append(f'  {key} at {phase["size"]} (input_size {phase["input_size"]}): '
+                         f'latency mean {phase["latency_ms"]["mean"]:.0f} ms, p95 '
+                         f'{phase["latency_ms"]["p95"]:.0f} ms, {phase["closed_loop_fps"]:.2f} '
+                         f'fps, {phase["lost"]}/{phase["frames"]} lost')
     if 'non_model_ms' in report:
-        stages = report['stages_ms']
-        lines.append(f'  backbone {stages["backbone"]:.0f} ms, head {stages["head"]:.0f} ms, '
-                     f'non-model {report["non_model_ms"]["total"]:.1f} ms = '
+        lines.append(f'  non-model {report["non_model_ms"]["total"]:.1f} ms/frame = '
                      f'{report["non_model_pct_of_backbone"]:.1f} % of the backbone '
-                     f'(target <= 10 %)')
-    memory = report.get('memory')
-    if memory:
-        lines.append(f'  node RSS over {memory["frames"]} frames at {memory["size"]} '
-                     f'(input_size {memory["input_size"]}, with overlays): '
-                     f'{memory["rss_kib"]["after_warmup"] / 1024:.0f} -> '
-                     f'{memory["rss_kib"]["last"] / 1024:.0f} MiB '
-                     f'({memory["rss_growth_pct"]:+.2f} %, target < 5 %)')
+                     f'({report["stages_ms"]["backbone"]:.0f} ms), target <= 10 %')
+    if 'memory' in report:
+        rss = report['memory']['rss_kib']
+        lines.append(f'  node RSS {rss["after_warmup"] / 1024:.0f} -> {rss["last"] / 1024:.0f} '
+                     f'MiB over the soak ({report["memory"]["rss_growth_pct"]:+.2f} %), '
+                     f'target < 5 %')
     return '\n'.join(lines)
 
 
