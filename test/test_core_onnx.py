@@ -144,6 +144,14 @@ def test_head_only_export_matches_the_upstream_reference(head, upstream_head_ref
     assert np.abs(backend(crop)[0] - expected).max() <= 1e-4  # other N, h, w
 
 
+def test_io_binding_path_matches_the_plain_run(fused):
+    backend = OnnxRuntimeBackend(fused[0].path, device='cpu')
+    x = torch.randn(1, 3, 48, 64)
+    bound, plain = backend.run_bound(x), backend(x.numpy())
+    assert len(bound) == 1 and bound[0].shape == plain[0].shape == (1, 134, 3, 4)
+    assert np.array_equal(bound[0], plain[0])
+
+
 def test_two_heads_get_numbered_outputs_and_their_own_classes(tmp_path):
     backbone = build_backbone('vits16')
     heads = []

@@ -198,20 +198,24 @@ class OnnxRuntimeBackend:
 
     def __call__(self, x: Any) -> List[np.ndarray]:
         """(N, C, H, W) float32 -> one (N, K_i, h, w) float32 logits array per head."""
-        if self.device != 'cpu' and type(x).__module__.startswith('torch') and x.is_cuda:
-            return self._run_bound(x)
-        if type(x).__module__.startswith('torch'):
+        is_tensor = type(x).__module__.startswith('torch')
+        if is_tensor and x.is_cuda and self.device != 'cpu':
+            return self.run_bound(x)
+        if is_tensor:
             x = x.detach().cpu().numpy()
         x = np.ascontiguousarray(x, dtype=np.float32)
         self._check_shape(x.shape)
         return self.session.run(self.output_names, {self.input_name: x})
 
-    def _run_bound(self, x: Any) -> List[np.ndarray]:
-        """IO binding: the CUDA input stays in place; logits come back as host arrays."""
+    def run_bound(self, x: Any) -> List[np.ndarray]:
+        """Run on a torch tensor in place (IO binding, no copy); logits come back on the host.
+
+        Used for CUDA tensors when the session runs on CUDA; CPU tensors work too.
+        """
         x = x.detach().float().contiguous()
         self._check_shape(tuple(x.shape))
         binding = self.session.io_binding()
-        binding.bind_input(name=self.input_name, device_type='cuda',
+        binding.bind_input(name=self.input_name, device_type='cuda' if x.is_cuda else 'cpu',
                            device_id=x.device.index or 0, element_type=np.float32,
                            shape=tuple(x.shape), buffer_ptr=x.data_ptr())
         for name in self.output_names:
