@@ -21,7 +21,8 @@ the h x w grid, and
   * where the four corners share their argmax c, the interpolated argmax is c (a convex
     combination of vectors that all peak at c peaks at c): the cell is filled by repetition;
   * elsewhere a class k can win at some pixel of the cell only if max_corners(L_k) >=
-    max_c min_corners(L_c); only those candidates are interpolated, only for those pixels.
+    max_c min_corners(L_c); only those candidates are interpolated, only for those pixels
+    (typically 2-5 of the K classes, in the cells along class boundaries).
 Both steps are exact, so labels differ from the reference only where two classes tie to
 float rounding (a few pixels per megapixel, measured on photos in test_core_postprocess).
 """
@@ -36,8 +37,6 @@ import torch.nn.functional as F
 from .preprocess import ResizeInfo
 
 LogitsLike = Union[torch.Tensor, np.ndarray]
-# Largest candidate block (candidates x rows x columns) evaluated at once, in floats.
-BLOCK_ELEMENTS = 1 << 22
 
 
 def label_dtype(num_classes: int) -> type:
@@ -88,54 +87,70 @@ def labels_from_logits(logits: LogitsLike, height: int, width: int,
     num_classes, h, w = lg.shape
     dtype = dtype or label_dtype(num_classes)
     argmax = lg.argmax(0)
-    y0, _, wy = bilinear_axis(h, height)
-    x0, x1, wx = bilinear_axis(w, width)
-    below = np.minimum(np.arange(h) + 1, h - 1)
-    right = np.minimum(np.arange(w) + 1, w - 1)
-    argmax_right = argmax[:, right]
-    # mixed[r, c]: the corners of cell (r, c) disagree on the argmax
-    mixed = ((argmax != argmax[below]) | (argmax != argmax_right)
-             | (argmax != argmax_right[below]))
-    rows_per_cell = np.bincount(y0, minlength=h)
-    cols_per_cell = np.bincount(x0, minlength=w)
-    labels = np.repeat(np.repeat(argmax.astype(dtype), rows_per_cell, 0), cols_per_cell, 1)
-    cell_rows = np.flatnonzero(mixed.any(1) & (rows_per_cell > 0))
-    if cell_rows.size == 0:
-        return labels
-    lg_right = lg[:, :, right]
-    corner_max = np.maximum(np.maximum(lg, lg_right), np.maximum(lg[:, below],
-                                                                 lg_right[:, below]))
-    corner_min = np.minimum(np.minimum(lg, lg_right), np.minimum(lg[:, below],
-                                                                 lg_right[:, below]))
-    may_win = corner_max >= corner_min.max(0)  # (K, h, w)
-    first_row = np.concatenate(([0], np.cumsum(rows_per_cell)))
-    for r in cell_rows:
-        r0, r1 = first_row[r], first_row[r + 1]
-        cols = np.flatnonzero(mixed[r][x0])
-        candidates = np.flatnonzero(may_win[:, r, mixed[r]].any(1))
-        pair = lg[:, (r, below[r])][candidates]  # (M, 2, w): the two logit rows of the strip
-        weights = wy[r0:r1, None]
-        step = max(1, BLOCK_ELEMENTS // max(1, candidates.size * (r1 - r0)))
-        for start in range(0, cols.size, step):
-            sel = cols[start:start + step]
-            wc = wx[sel]
-            across = pair[:, :, x0[sel]] * (1.0 - wc) + pair[:, :, x1[sel]] * wc  # (M, 2, n)
-            values = across[:, 0, None, :] + (across[:, 1] - across[:, 0])[:, None, :] * weights
-            labels[r0:r1, sel] = candidates[_argmax_first_axis(values)]
+    grid = _CellGrid(h, w, height, width)
+    # repeat each cell's top-left argmax over its pixels: exact wherever the corners agree
+    labels = np.repeat(np.repeat(argmax.astype(dtype), grid.rows, 0), grid.cols, 1)
+    right = argmax[:, grid.right]
+    mixed = ((argmax != argmax[grid.below]) | (argmax != right) | (argmax != right[grid.below]))
+    mixed &= (grid.rows > 0)[:, None] & (grid.cols > 0)[None, :]
+    cy, cx = np.nonzero(mixed)
+    if cy.size:
+        _refine_mixed_cells(lg, grid, cy, cx, labels)
     return labels
 
 
-def _argmax_first_axis(values: np.ndarray) -> np.ndarray:
-    """Return the argmax over axis 0 of (M, ...) values; a running max is faster for small M."""
-    if values.shape[0] > 8:
-        return values.argmax(0)
-    best = values[0].copy()
-    index = np.zeros(best.shape, np.intp)
-    for m in range(1, values.shape[0]):
-        better = values[m] > best
-        np.maximum(best, values[m], out=best)
-        index[better] = m
-    return index
+class _CellGrid:
+    """How H x W output pixels fall into the cells between logit rows/columns."""
+
+    def __init__(self, h: int, w: int, height: int, width: int) -> None:
+        y0, _, self.wy = bilinear_axis(h, height)
+        x0, _, self.wx = bilinear_axis(w, width)
+        self.rows = np.bincount(y0, minlength=h)  # output rows per cell row
+        self.cols = np.bincount(x0, minlength=w)
+        self.first_row = np.cumsum(self.rows) - self.rows
+        self.first_col = np.cumsum(self.cols) - self.cols
+        self.below = np.minimum(np.arange(h) + 1, h - 1)
+        self.right = np.minimum(np.arange(w) + 1, w - 1)
+
+
+def _refine_mixed_cells(lg: np.ndarray, grid: _CellGrid, cy: np.ndarray, cx: np.ndarray,
+                        labels: np.ndarray) -> None:
+    """Interpolate, in the cells (cy, cx), only the classes that can win there; write labels.
+
+    Cells are batched by (candidate count, pixel rows, pixel columns) so each batch is a few
+    array operations of shape (cells, rows, columns) per candidate.
+    """
+    corners = (lg[:, cy, cx], lg[:, cy, grid.right[cx]],
+               lg[:, grid.below[cy], cx], lg[:, grid.below[cy], grid.right[cx]])  # (K, N) each
+    low = np.minimum(np.minimum(corners[0], corners[1]), np.minimum(corners[2], corners[3]))
+    high = np.maximum(np.maximum(corners[0], corners[1]), np.maximum(corners[2], corners[3]))
+    may_win = high >= low.max(0)  # (K, N): class k can win somewhere in cell n
+    counts = may_win.sum(0)
+    # candidates of each cell first, in ascending class order (argmax keeps the first on ties)
+    candidates = np.argsort(~may_win, axis=0, kind='stable')[:int(counts.max())]
+    ny, nx = grid.rows[cy], grid.cols[cx]
+    key = (counts * (ny.max() + 1) + ny) * (nx.max() + 1) + nx
+    order = np.argsort(key, kind='stable')
+    for group in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
+        m, gy, gx = int(counts[group[0]]), int(ny[group[0]]), int(nx[group[0]])
+        cand = candidates[:m, group]  # (m, G)
+        a00, a01, a10, a11 = (c[cand, group[None]] for c in corners)
+        rows = grid.first_row[cy[group]][:, None] + np.arange(gy)  # (G, gy)
+        cols = grid.first_col[cx[group]][:, None] + np.arange(gx)  # (G, gx)
+        wy = grid.wy[rows][:, :, None]
+        wx = grid.wx[cols][None]
+        top = a00[..., None] + (a01 - a00)[..., None] * wx  # (m, G, gx)
+        bottom = a10[..., None] + (a11 - a10)[..., None] * wx
+        best = top[0][:, None] + (bottom[0] - top[0])[:, None] * wy  # (G, gy, gx)
+        out = np.empty(best.shape, labels.dtype)
+        out[...] = cand[0][:, None, None]
+        for k in range(1, m):
+            value = top[k][:, None] + (bottom[k] - top[k])[:, None] * wy
+            better = value > best
+            np.maximum(best, value, out=best)
+            np.copyto(out, cand[k][:, None, None].astype(labels.dtype), where=better)
+        for block, r0, c0 in zip(out, rows[:, 0], cols[:, 0]):
+            labels[r0:r0 + gy, c0:c0 + gx] = block
 
 
 def confidence_map(logits: LogitsLike, height: int, width: int) -> np.ndarray:
