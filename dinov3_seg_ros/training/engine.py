@@ -47,7 +47,7 @@ from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_s
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
                                            make_scaler, scheduler_state, set_lr, train_step)
-from dinov3_seg_ros.training.train_config import dump_config, TrainConfig
+from dinov3_seg_ros.training.train_config import dump_config, flatten, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
 
@@ -115,6 +115,12 @@ class Trainer:
                                   f'{" ".join(str(exc).split())[:300]}') from None
         self.state = TrainingState.from_dict(payload['training'])
         self.resume_payload = payload
+        saved, now = flatten(payload.get('config') or {}), flatten(self.config.to_dict())
+        changed = sorted(k for k in set(saved) | set(now)
+                         if not k.startswith('run.') and saved.get(k) != now.get(k))
+        if changed:
+            LOGGER.warning('resuming with settings that differ from the checkpoint\'s: %s',
+                           ', '.join(changed[:12]))
         LOGGER.info('resuming %s at %s', path, self.state.position)
 
     def run(self) -> Dict[str, Any]:

@@ -84,16 +84,17 @@ class SeededSamples(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         seed = sample_seed(self.seed, self.epoch, index)
-        py_state, np_state = random.getstate(), np.random.get_state()
+        generator = torch.default_generator  # CPU only: transforms draw from it
+        states = (generator.get_state(), random.getstate(), np.random.get_state())
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                random.seed(seed)
-                np.random.seed(seed % (2 ** 32))
-                return self.dataset[index]
+            generator.manual_seed(seed)
+            random.seed(seed)
+            np.random.seed(seed % (2 ** 32))
+            return self.dataset[index]
         finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
+            generator.set_state(states[0])
+            random.setstate(states[1])
+            np.random.set_state(states[2])
 
 
 def _loader_kwargs(config: TrainConfig, ctx: DistContext) -> Dict[str, Any]:

@@ -217,7 +217,7 @@ def _default_section(parts: List[str]) -> Any:
 def config_from_dict(data: Dict[str, Any]) -> TrainConfig:
     """Validate a nested dict into a TrainConfig; unknown keys and bad values name the key."""
     config = dataclass_from_dict(TrainConfig, data)
-    flat = _flatten(config.to_dict())
+    flat = flatten(config.to_dict())
     for key, allowed in CHOICES.items():
         if flat[key] not in allowed:
             raise ConfigError(f'{key}: {flat[key]!r} is not one of {", ".join(allowed)}')
@@ -261,11 +261,12 @@ def image_hw(config: TrainConfig) -> Tuple[int, int]:
     return height, width
 
 
-def _flatten(data: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+def flatten(data: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+    """Flatten nested sections: {'a': {'b': 1}} -> {'a.b': 1} (augment stays one value)."""
     out: Dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key != 'augment':
-            out.update(_flatten(value, f'{prefix}{key}.'))
+            out.update(flatten(value, f'{prefix}{key}.'))
         else:
             out[f'{prefix}{key}'] = value
     return out
