@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 export ROS_DOMAIN_ID ?= 42
 export RMW_IMPLEMENTATION := rmw_fastrtps_cpp
-export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_shm.xml
+export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_shm_localhost.xml
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 

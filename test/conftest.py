@@ -31,7 +31,7 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
-                      os.path.join(ROOT, 'config', 'fastdds_shm.xml'))
+                      os.path.join(ROOT, 'config', 'fastdds_shm_localhost.xml'))
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 

@@ -34,6 +34,7 @@ INSTALLED = (
     'share/dinov3_seg_ros/config/segmentation.yaml',
     'share/dinov3_seg_ros/config/segmentation.rviz',
     'share/dinov3_seg_ros/config/fastdds_shm.xml',
+    'share/dinov3_seg_ros/config/fastdds_shm_localhost.xml',
     'share/ament_index/resource_index/packages/dinov3_seg_ros',
 )
 EXECUTABLES = ('segmentation_node', 'image_publisher', 'dinov3-seg-demo')

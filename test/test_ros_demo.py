@@ -54,7 +54,7 @@ def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
     assert environment['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
     assert os.environ['ROS_DOMAIN_ID'] == '57'
     assert os.path.samefile(environment['FASTDDS_DEFAULT_PROFILES_FILE'],
-                            os.path.join(ROOT, 'config', 'fastdds_shm.xml'))
+                            os.path.join(ROOT, 'config', 'fastdds_shm_localhost.xml'))
 
 
 def test_bench_helpers(tmp_path):

@@ -164,7 +164,7 @@ def test_publishes_sorted_folder_as_mono8(tmp_path, photos):
 @pytest.mark.slow
 def test_full_hd_best_effort_frames_arrive_with_shm_profile():
     """1920x1080 rgb8 (6.2 MB) over best effort: the SHM profile must deliver them."""
-    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_shm.xml')
+    assert os.environ['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_shm_localhost.xml')
     received = _receive('test_camera_hd', ['--rate', '10', '--resize', '1920x1080'], count=10)
     assert len(received) >= 5, f'only {len(received)} of 10 full-HD frames arrived'
     msg = received[0]

@@ -203,11 +203,9 @@ def test_rviz_config_shows_the_segmentation_topics():
         assert images[topic]['Topic']['Reliability Policy'] in ('Best Effort', 'Reliable')
 
 
-def test_fastdds_profile_uses_large_shm_and_loopback_udp():
-    path = os.path.join(ROOT, 'config', 'fastdds_shm.xml')
-    exported = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']  # conftest exports this profile
-    assert filecmp.cmp(exported, path, shallow=False)
-    root = ET.parse(path).getroot()
+def _fastdds_transports(name):
+    """{type: descriptor} of the default participant's transports in config/<name>."""
+    root = ET.parse(os.path.join(ROOT, 'config', name)).getroot()
     assert root.tag == FASTDDS_NS + 'dds'
     transports = {t.findtext(FASTDDS_NS + 'transport_id'): t
                   for t in root.iter(FASTDDS_NS + 'transport_descriptor')}
@@ -224,8 +222,21 @@ def test_fastdds_profile_uses_large_shm_and_loopback_udp():
     assert segment >= 32 * 1024 * 1024
     assert int(kinds['SHM'].findtext(FASTDDS_NS + 'maxMessageSize')) <= segment
     assert segment >= 2 * 1920 * 1080 * 3  # two full-HD rgb8 frames in flight
+    return kinds
+
+
+def test_fastdds_test_profile_uses_large_shm_and_loopback_udp():
+    path = os.path.join(ROOT, 'config', 'fastdds_shm_localhost.xml')
+    exported = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']  # conftest exports this profile
+    assert filecmp.cmp(exported, path, shallow=False)
+    kinds = _fastdds_transports('fastdds_shm_localhost.xml')
     allowed = [i.get('name') for i in kinds['UDPv4'].iter(FASTDDS_NS + 'interface')]
     assert allowed == ['127.0.0.1']
+
+
+def test_fastdds_user_profile_keeps_udp_on_every_interface():
+    kinds = _fastdds_transports('fastdds_shm.xml')
+    assert not list(kinds['UDPv4'].iter(FASTDDS_NS + 'interface'))
 
 
 # --- (b) a real launch: only where launch and launch_ros are installed (not in this venv) ---

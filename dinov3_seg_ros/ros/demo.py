@@ -60,7 +60,7 @@ def ros_environment(domain_id: Optional[int] = None) -> Dict[str, str]:
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_DOMAIN_ID'] = str(domain_id)
     os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = share_file('config', 'fastdds_shm.xml')
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = share_file('config', 'fastdds_shm_localhost.xml')
     return {key: os.environ[key] for key in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_DOMAIN_ID',
                                              'RMW_IMPLEMENTATION',
                                              'FASTDDS_DEFAULT_PROFILES_FILE')}
