@@ -39,8 +39,9 @@ bench: $(STAMP)
 	$(VENV)/bin/dinov3-seg-bench --size 640x480 --backend onnxruntime --json
 
 bench-ros: $(STAMP)
-	$(VENV)/bin/dinov3-seg-ros-bench --size 640x480 --frames 60
-	$(VENV)/bin/dinov3-seg-ros-bench --size 1920x1080 --frames 30
+	$(VENV)/bin/dinov3-seg-ros-bench --size 640x480 --frames 20
+	$(VENV)/bin/dinov3-seg-ros-bench --size 1920x1080 --frames 10
+	$(VENV)/bin/dinov3-seg-ros-bench --frames 0 --stage-frames 0 --rss-frames 2000
 
 clean:
 	rm -rf $(VENV) build install log demo_output *.egg-info
