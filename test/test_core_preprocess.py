@@ -161,3 +161,14 @@ def test_cuda_upload_matches_the_cpu_path(photos):
     cpu, _ = Preprocessor('native', *IMAGENET)(rgb)
     assert gpu.device.type == 'cuda'
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-5, rtol=0)
+
+
+def test_reused_output_buffer_holds_the_same_values(photos):
+    rgb = photos['coffee'][:96, :128]
+    shared = Preprocessor('native', *IMAGENET, reuse_output=True)
+    first, _ = shared(rgb)
+    expected = first.clone()
+    second, _ = shared(rgb[::-1].copy())
+    assert first.data_ptr() == second.data_ptr()  # one buffer, rewritten in place
+    assert torch.equal(Preprocessor('native', *IMAGENET)(rgb)[0], expected)
+    assert not torch.equal(second, expected)

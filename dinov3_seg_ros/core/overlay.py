@@ -32,7 +32,7 @@ BANNER_TEXT = 'UNTRAINED WEIGHTS'
 BANNER_COLOR = (200, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 # Names are placed on a label map of at most this long side (a strided view, no resize).
-REGION_MAP_SIDE = 640
+REGION_MAP_SIDE = 320
 
 
 class RegionLabel(NamedTuple):

@@ -147,7 +147,7 @@ class Segmenter:
         self.label_dtype = label_dtype(self.num_classes)
         self.palette = class_palette(self.class_names)
         self.preprocessor = Preprocessor(self.input_size, self.mean, self.std,
-                                         self._torch_device)
+                                         self._torch_device, reuse_output=True)
         if config.warmup:
             self.warmup(*warmup_frame_size(self.input_size), runs=config.warmup)
 
