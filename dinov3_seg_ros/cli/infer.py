@@ -77,9 +77,8 @@ def write_png(path: str, image: np.ndarray) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of dinov3-seg-infer."""
-    parser = argparse.ArgumentParser(
-        prog='dinov3-seg-infer', description=__doc__.split('\n\n', 1)[1],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(prog='dinov3-seg-infer',
+                                     description=__doc__.split('\n\n', 1)[1])
     parser.add_argument('images', nargs='+', metavar='IMAGE', help='image files to segment')
     parser.add_argument('--out-dir', required=True, metavar='DIR', help='output directory')
     add_model_arguments(parser)
@@ -87,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write S_features.npy: (C, h, w) float32 head input')
     parser.add_argument('--save-logits', action='store_true',
                         help='also write S_logits.npy: (K, h, w) float32 head output')
-    parser.add_argument('--alpha', type=float, default=0.5, help='overlay opacity')
+    parser.add_argument('--alpha', type=float, default=0.5,
+                        help='overlay opacity (default: %(default)s)')
     parser.add_argument('--no-names', action='store_true',
                         help='do not draw class names on the overlay')
     add_verbosity_arguments(parser)
