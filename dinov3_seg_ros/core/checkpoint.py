@@ -141,6 +141,7 @@ def load_head_checkpoint(path: str, classes_file: str = '') -> HeadCheckpoint:
     else:
         raise CheckpointError(f'{path!r} is neither a dinov3_seg_ros checkpoint nor a '
                               'bare head state_dict')
+    checkpoint.build()  # validate weights against the config now, not on the first frame
     if classes_file:
         checkpoint.class_names = read_class_names(classes_file)
     elif not checkpoint.class_names:
@@ -151,7 +152,6 @@ def load_head_checkpoint(path: str, classes_file: str = '') -> HeadCheckpoint:
         raise CheckpointError(
             f'{len(checkpoint.class_names)} class names for a head with '
             f'{checkpoint.head.num_classes} classes ({path!r}, classes file {classes_file!r})')
-    checkpoint.build()  # validate weights against the config now, not on the first frame
     return checkpoint
 
 

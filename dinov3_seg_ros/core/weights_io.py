@@ -44,6 +44,6 @@ def _describe(exc: Exception) -> str:
     text = str(exc).strip()
     if 'Unsupported global' in text:
         return 'it holds pickled Python objects, not only tensors and plain containers (refused)'
-    if isinstance(exc, (EOFError, IndexError, RuntimeError)) or 'pickle' in text.lower():
-        return 'not a PyTorch checkpoint, or truncated/corrupt'
-    return text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return 'not a PyTorch/safetensors checkpoint, or truncated/corrupt'
