@@ -12,7 +12,7 @@ export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_shm_localhost.x
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint bench bench-ros clean
+.PHONY: venv demo test lint bench bench-ros bench-cache clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-ros: $(STAMP)
 	$(VENV)/bin/dinov3-seg-ros-bench --size 640x480 --frames 20
 	$(VENV)/bin/dinov3-seg-ros-bench --size 1920x1080 --frames 10
 	$(VENV)/bin/dinov3-seg-ros-bench --frames 0 --stage-frames 0 --rss-frames 2000
+
+bench-cache: $(STAMP)
+	$(VENV)/bin/dinov3-seg-bench-cache
 
 clean:
 	rm -rf $(VENV) build install log demo_output *.egg-info
