@@ -82,3 +82,26 @@ def test_upstream_head_matches_reference_logits(upstream_head_reference):
     expected = torch.from_numpy(data['logits_40x40'])
     assert (logits - expected).abs().max().item() <= 1e-5
     assert (fused - expected).abs().max().item() <= 1e-4
+
+
+def test_timm_safetensors_weights_give_the_same_features(dinov3_reference, meta_vits16plus_pth,
+                                                         tmp_path):
+    from safetensors.torch import save_file
+    data, _ = dinov3_reference
+    meta = build_backbone('vits16plus', meta_vits16plus_pth)
+    path = tmp_path / 'model.safetensors'
+    save_file({k: v.contiguous() for k, v in meta.model.state_dict().items()}, str(path))
+    backbone = build_backbone('vits16plus', str(path))
+    x = _normalize(data['image_224x224'], backbone.mean, backbone.std)
+    with torch.inference_mode():
+        features = backbone(x)
+    expected = torch.from_numpy(data['features_224x224'])
+    assert (features - expected).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize('content', [b'', b'hello world', b'\x80\x02garbage'])
+def test_corrupt_backbone_files_raise_one_clear_error(tmp_path, content):
+    path = tmp_path / 'dinov3_vits16plus.pth'
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match='not a PyTorch/safetensors checkpoint'):
+        build_backbone('vits16plus', str(path))
