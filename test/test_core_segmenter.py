@@ -16,6 +16,8 @@
 bad weights and configuration, several heads, and the onnxruntime branch."""
 
 import json
+import logging
+import os
 import shutil
 
 import numpy as np
@@ -172,6 +174,54 @@ def test_device_and_dtype_choice():
         assert torch.get_autocast_dtype('cpu') == torch.bfloat16
     with pytest.raises(ConfigError, match='device'):
         select_device('tpu')
+
+
+def _can_compile():
+    dynamo = getattr(torch, '_dynamo', None)
+    compiler = os.environ.get('CXX') or shutil.which('c++') or shutil.which('g++')
+    return dynamo is not None and dynamo.is_dynamo_supported() and bool(compiler)
+
+
+@pytest.mark.skipif(not _can_compile(), reason='torch.compile or a C++ compiler unavailable')
+def test_compiled_backbone_gives_the_eager_labels():
+    rgb = np.random.default_rng(1).integers(0, 256, (24, 32, 3), np.uint8)
+    eager = Segmenter(config(backbone='vits16', input_size='32'))
+    compiled = Segmenter(config(backbone='vits16', input_size='32', compile=True))
+    try:  # a compiler is present: compiling (about 30 s cold on 2 cores) must work
+        assert compiled.compiled and compiled.compile_seconds > 0
+        assert compiled.backbone.spec.name == 'vits16'  # still the backbone object
+        features, _ = compiled.features(rgb)
+        assert torch.allclose(features, eager.features(rgb)[0], atol=1e-4)
+        assert np.array_equal(compiled(rgb).labels, eager(rgb).labels)
+    finally:
+        torch._dynamo.reset()
+
+
+def _compile_raises(fn):
+    raise RuntimeError('no C++ compiler\nlong compiler log')
+
+
+def _compiled_call_raises(fn):
+    def compiled(*args):
+        raise RuntimeError('BackendCompilerFailed: inductor')
+    return compiled
+
+
+@pytest.mark.parametrize('fake_compile', [_compile_raises, _compiled_call_raises])
+def test_compile_failure_falls_back_to_eager(monkeypatch, caplog, fake_compile):
+    monkeypatch.setattr(torch, 'compile', fake_compile)
+    rgb = np.random.default_rng(2).integers(0, 256, (24, 32, 3), np.uint8)
+    with caplog.at_level(logging.WARNING, logger='dinov3_seg_ros.core.compiled_forward'):
+        seg = Segmenter(config(backbone='vits16', input_size='32', compile=True, warmup=1))
+    warnings = [r for r in caplog.records if r.name.endswith('compiled_forward')]
+    assert len(warnings) == 1 and 'running the backbone eagerly' in warnings[0].getMessage()
+    assert 'long compiler log' not in warnings[0].getMessage()
+    assert not seg.compiled and seg.compile_seconds is None
+    assert 'forward' not in vars(seg.backbone)  # the class's eager forward again
+    eager = Segmenter(config(backbone='vits16', input_size='32'))
+    assert np.array_equal(seg(rgb).labels, eager(rgb).labels)
+    with pytest.raises(ConfigError, match='compile'):
+        config(compile='yes')
 
 
 def test_helpers():

@@ -22,6 +22,7 @@ S_labels_<head>.png, S_logits_<head>.npy.
 """
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('images', nargs='+', metavar='IMAGE', help='image files to segment')
     parser.add_argument('--out-dir', required=True, metavar='DIR', help='output directory')
     add_model_arguments(parser)
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone: ~19%% faster per image on the CPU, '
+                             'but 25-35 s of compiling first and more when the input shape '
+                             'changes (pays off for many images of one size)')
     parser.add_argument('--save-features', action='store_true',
                         help='also write S_features.npy: (C, h, w) float32 head input')
     parser.add_argument('--save-logits', action='store_true',
@@ -140,7 +145,7 @@ def _segment_one(segmenter, path: str, out_base: str, args: argparse.Namespace) 
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    config = model_config_from_args(args)
+    config = dataclasses.replace(model_config_from_args(args), compile=args.compile)
     if (args.save_features or args.save_logits) and config.backend != 'torch':
         raise ConfigError('--save-features/--save-logits need --backend torch')
     stems = _check_inputs(args.images)

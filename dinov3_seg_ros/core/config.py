@@ -77,6 +77,12 @@ class ModelConfig:
     head_weights lists one or more head checkpoints; every head consumes the same
     backbone pass. An empty backbone_weights or head_weights means random weights
     (a loud warning, and the outputs are marked untrained).
+
+    compile (torch backend only) wraps the backbone's forward with torch.compile: about 19%
+    faster on the CPU (631 vs 783 ms for vits16plus at 640x480 on 2 cores) at the cost of
+    25-35 s of compilation at start-up (about 6 s with a warm cache), for the warm-up frame's
+    input shape (a fixed input_size, or 4:3 frames at the long side), and more when frames of
+    another shape arrive; without a working compiler it warns once and runs eagerly.
     """
 
     backbone: str = 'vits16plus'
@@ -89,6 +95,7 @@ class ModelConfig:
     backend: str = 'torch'
     onnx_model: str = ''
     warmup: int = 1
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.head_weights, str):
@@ -106,3 +113,5 @@ class ModelConfig:
             raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
         if self.warmup < 0:
             raise ConfigError('warmup: must be >= 0')
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f'compile: expected true or false, got {self.compile!r}')

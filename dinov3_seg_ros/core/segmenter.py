@@ -30,6 +30,7 @@ import torch
 from .backbone import backbone_spec, build_backbone
 from .checkpoint import default_class_names, HeadCheckpoint, load_head_checkpoint
 from .checkpoint import read_class_names
+from .compiled_forward import compile_forward, compile_now
 from .config import InputSize, ModelConfig
 from .device import autocast, device_label, select_device, select_dtype, StageTimer
 from .errors import CheckpointError, ConfigError
@@ -128,7 +129,8 @@ class Segmenter:
     """Build once from a ModelConfig, then call with (H, W, 3) uint8 RGB frames.
 
     Raises CheckpointError / ConfigError for bad weights or configuration (ConfigError for
-    device='cuda' without CUDA; 'auto' falls back to the CPU with a warning).
+    device='cuda' without CUDA; 'auto' falls back to the CPU with a warning). With
+    config.compile the backbone is compiled at start-up (compiled, compile_seconds).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -139,6 +141,8 @@ class Segmenter:
         self.heads: List[torch.nn.Module] = []
         self.head_checkpoints: List[HeadCheckpoint] = []
         self._ort = None
+        self.compiled = False
+        self.compile_seconds: Optional[float] = None
         if self.backend == 'onnxruntime':
             self._init_onnxruntime(config)
         else:
@@ -148,6 +152,8 @@ class Segmenter:
         self.palette = class_palette(self.class_names)
         self.preprocessor = Preprocessor(self.input_size, self.mean, self.std,
                                          self._torch_device, reuse_output=True)
+        if self.compiled:
+            self._compile()
         if config.warmup:
             self.warmup(*warmup_frame_size(self.input_size), runs=config.warmup)
 
@@ -160,6 +166,7 @@ class Segmenter:
             backbone = build_backbone(config.backbone, config.backbone_weights)
         self.backbone = backbone.to(device)
         self.backbone_name = backbone.spec.name
+        self.compiled = config.compile and compile_forward(self.backbone)
         if not config.head_weights:
             LOGGER.warning('No head weights given: using a RANDOM %d-class head; the labels '
                            'are meaningless (train one with dinov3-seg-train or pass '
@@ -180,6 +187,13 @@ class Segmenter:
             h.metadata.get('untrained') for h in self.head_checkpoints)
         self._torch_device = device
         self.device = device_label(device)
+
+    def _compile(self) -> None:
+        """Compile the backbone on a warm-up-sized gray frame; eager again if that fails."""
+        x, _ = self.preprocessor(np.full(warmup_frame_size(self.input_size) + (3,), 128, np.uint8))
+        with torch.inference_mode(), autocast(self._torch_device, self.dtype):
+            self.compile_seconds = compile_now(self.backbone, x)
+        self.compiled = self.compile_seconds is not None
 
     def _init_onnxruntime(self, config: ModelConfig) -> None:
         from .onnx_backend import OnnxRuntimeBackend  # optional dependency, loaded on demand
