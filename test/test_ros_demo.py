@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from dinov3_seg_ros.core.overlay import draw_banner
-from dinov3_seg_ros.ros import bench, demo
+from dinov3_seg_ros.ros import bench, bench_closed_loop, bench_stages, demo, node_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ['--size', '160x120', '--input-size', '64', '--backbone', 'vits16', '--device', 'cpu']
@@ -39,7 +39,7 @@ def _demo(args, tmp_path, timeout=240):
 
 def test_node_command_overrides_only_given_values():
     args = demo.build_parser().parse_args(['--input-size', '64', '--device', 'cpu'])
-    command = demo.node_command(args)
+    command = node_process.node_command(args.params_file, demo.node_overrides(args))
     assert command[command.index('--params-file') + 1].endswith(
         os.path.join('config', 'segmentation.yaml'))
     overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
@@ -50,7 +50,7 @@ def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
     for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
                 'FASTDDS_DEFAULT_PROFILES_FILE'):
         monkeypatch.delenv(key, raising=False)
-    environment = demo.ros_environment(domain_id=57)
+    environment = node_process.ros_environment(domain_id=57)
     assert environment['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
     assert os.environ['ROS_DOMAIN_ID'] == '57'
     assert os.path.samefile(environment['FASTDDS_DEFAULT_PROFILES_FILE'],
@@ -58,11 +58,11 @@ def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
 
 
 def test_bench_helpers(tmp_path):
-    msg = bench.camera_frame('64x48')
+    msg = bench_closed_loop.camera_frame('64x48')
     assert (msg.width, msg.height, msg.encoding, len(msg.data)) == (64, 48, 'rgb8', 64 * 48 * 3)
-    assert bench.rss_kib(os.getpid()) > 1000
+    assert bench_closed_loop.rss_kib(os.getpid()) > 1000
     args = bench.build_parser().parse_args(['--backbone', 'vits16'])
-    params = bench.node_params(args, '96')
+    params = bench_stages.node_params(args.params_file, bench.node_overrides(args, '96'))
     assert (params.backbone, params.input_size) == ('vits16', '96')
     assert params.model_config().backbone == 'vits16'
 

@@ -17,18 +17,14 @@
 ``dinov3-seg-demo --frames 5 --out-dir demo_output`` keeps DDS on this machine (loopback
 discovery, a private domain id, the shared-memory Fast DDS profile), starts the node and the
 test camera as subprocesses, saves the first N overlays and label images, prints the frame
-rate and the stamp-to-receipt latency, then stops both processes by itself. The process
-helpers here are shared with the ROS benchmark (bench.py).
+rate and the stamp-to-receipt latency, then stops both processes by itself.
 """
 
 import argparse
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -36,88 +32,19 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from .image_codec import image_to_rgb, image_view
-
-PACKAGE = 'dinov3_seg_ros'
-SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def share_file(*parts: str) -> str:
-    """Path of a config file: the source tree's copy, else the installed share directory."""
-    path = os.path.join(SOURCE_ROOT, *parts)
-    if os.path.exists(path):
-        return path
-    from ament_index_python.packages import get_package_share_directory
-    return os.path.join(get_package_share_directory(PACKAGE), *parts)
+from .node_process import add_override_arguments, console_command, log_tail, node_command
+from .node_process import PACKAGE, ros_environment, spin_until, start, stop
+from ..core.errors import Dinov3SegError
 
 
-def ros_environment(domain_id: Optional[int] = None) -> Dict[str, str]:
-    """Set (in os.environ, before rclpy.init) and return the loopback-only DDS settings."""
-    if domain_id is None:
-        domain_id = 120 + os.getpid() % 90  # private per run, away from the default 0
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    os.environ['ROS_DOMAIN_ID'] = str(domain_id)
-    os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = share_file('config', 'fastdds_shm_localhost.xml')
-    return {key: os.environ[key] for key in ('ROS_AUTOMATIC_DISCOVERY_RANGE', 'ROS_DOMAIN_ID',
-                                             'RMW_IMPLEMENTATION',
-                                             'FASTDDS_DEFAULT_PROFILES_FILE')}
-
-
-def console_command(script: str, module: str) -> List[str]:
-    """Command running an installed console script, or its module with this interpreter."""
-    candidates = [os.path.join(os.path.dirname(sys.executable), script), shutil.which(script)]
-    prefix = os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)[0]
-    if prefix:
-        candidates.append(os.path.join(prefix, 'lib', PACKAGE, script))  # ros2 run's place
-    for path in candidates:
-        if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return [path]
-    return [sys.executable, '-m', module]
-
-
-def start(command: Sequence[str], log_path: str) -> subprocess.Popen:
-    """Start a process in its own session with stdout+stderr going to log_path."""
-    with open(log_path, 'wb') as log:
-        return subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop(process: subprocess.Popen, timeout: float = 15.0) -> Optional[int]:
-    """SIGINT, wait up to timeout seconds, then SIGKILL; return the exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
-def log_tail(path: str, lines: int = 15) -> str:
-    """Return the last lines of a process log (for error messages)."""
-    try:
-        with open(path, errors='replace') as stream:
-            return ''.join(stream.readlines()[-lines:])
-    except OSError:
-        return ''
-
-
-def node_command(args: argparse.Namespace) -> List[str]:
-    """segmentation_node with the params file and the demo's overrides."""
-    command = console_command('segmentation_node', f'{PACKAGE}.ros.node')
-    command += ['--ros-args', '--params-file', args.params_file or share_file(
-        'config', 'segmentation.yaml')]
-    overrides = {'input_size': args.input_size, 'backbone': args.backbone,
-                 'device': args.device, 'backbone_weights': args.backbone_weights,
-                 'head_weights': args.head_weights}
-    for name, value in overrides.items():
-        if value:
-            command += ['-p', f'{name}:={value}']
-    return command
+def node_overrides(args: argparse.Namespace) -> Dict[str, str]:
+    """Return the node parameters the demo overrides (empty = the params file's value)."""
+    return {'input_size': args.input_size, 'backbone': args.backbone, 'device': args.device,
+            'backbone_weights': args.backbone_weights, 'head_weights': args.head_weights}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,11 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='camera rate in Hz (the CPU needs ~1-1.5 s per 640x480 frame)')
     parser.add_argument('--images', nargs='*', default=[],
                         help='image files/folders for the camera (default: sample photos)')
-    parser.add_argument('--params-file', default='',
-                        help='node parameters (default: config/segmentation.yaml)')
-    parser.add_argument('--input-size', default='', help="override input_size (e.g. '320')")
-    parser.add_argument('--backbone', default='', help='override backbone')
-    parser.add_argument('--device', default='', help='override device')
+    add_override_arguments(parser)
     parser.add_argument('--backbone-weights', default='', help='override backbone_weights')
     parser.add_argument('--head-weights', default='', help='override head_weights')
     parser.add_argument('--domain-id', type=int, default=None, help='ROS_DOMAIN_ID to use')
@@ -162,11 +85,10 @@ class OverlayCollector:
     def _on_overlay(self, msg: Image) -> None:
         if len(self.overlays) >= self._frames:
             return
-        now = self._node.get_clock().now().nanoseconds
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        latency = self._node.get_clock().now() - Time.from_msg(msg.header.stamp)
         self.overlays.append(msg)
         self.received_at.append(time.monotonic())
-        self.latencies_ms.append((now - stamp) * 1e-6)
+        self.latencies_ms.append(latency.nanoseconds * 1e-6)
 
     def _on_labels(self, msg: Image) -> None:
         if len(self.labels) < self._frames:
@@ -206,12 +128,13 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'dinov3-seg-demo: ROS_DOMAIN_ID={environment["ROS_DOMAIN_ID"]}, loopback only, '
           f'Fast DDS profile {environment["FASTDDS_DEFAULT_PROFILES_FILE"]}', flush=True)
-    node_log = os.path.join(args.out_dir, 'segmentation_node.log')
-    camera_log = os.path.join(args.out_dir, 'image_publisher.log')
-    node_proc = start(node_command(args), node_log)
-    camera_proc = start(console_command('image_publisher', f'{PACKAGE}.ros.image_publisher')
-                        + list(args.images) + ['--rate', str(args.rate), '--resize', args.size],
-                        camera_log)
+    node_child = start('segmentation_node',
+                       node_command(args.params_file, node_overrides(args)),
+                       os.path.join(args.out_dir, 'segmentation_node.log'))
+    camera_child = start('image_publisher',
+                         console_command('image_publisher', f'{PACKAGE}.ros.image_publisher')
+                         + list(args.images) + ['--rate', str(args.rate), '--resize', args.size],
+                         os.path.join(args.out_dir, 'image_publisher.log'))
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node('dinov3_seg_demo', context=context)
@@ -220,27 +143,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(node)
-        deadline = time.monotonic() + args.timeout
-        while not collector.done():
-            executor.spin_once(timeout_sec=0.1)
-            if node_proc.poll() is not None:
-                error = (f'segmentation_node exited with code {node_proc.returncode}:\n'
-                         f'{log_tail(node_log)}')
-                break
-            if camera_proc.poll() is not None:
-                error = f'image_publisher exited with code {camera_proc.returncode}:\n' + \
-                    log_tail(camera_log)
-                break
-            if time.monotonic() > deadline:
-                error = (f'timed out after {args.timeout:.0f} s with '
-                         f'{len(collector.overlays)}/{args.frames} overlays; node log:\n'
-                         f'{log_tail(node_log)}')
-                break
+        if not spin_until(executor, collector.done, args.timeout, (node_child, camera_child),
+                          period=0.1):
+            error = (f'timed out after {args.timeout:.0f} s with '
+                     f'{len(collector.overlays)}/{args.frames} overlays; node log:\n'
+                     f'{log_tail(node_child.log_path)}')
+    except Dinov3SegError as exc:  # a child exited
+        error = str(exc)
     except (KeyboardInterrupt, ExternalShutdownException):
         error = 'interrupted'
     finally:
-        stop(camera_proc)
-        stop(node_proc)
+        stop(camera_child)
+        stop(node_child)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
     if error:
@@ -249,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     for path in save_outputs(collector, args.out_dir):
         print(f'saved {path}')
     print(report(collector))
-    print(f'logs: {node_log}, {camera_log}')
+    print(f'logs: {node_child.log_path}, {camera_child.log_path}')
     return 0
 
 
