@@ -82,16 +82,19 @@ def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
     import torch
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
-    from dinov3_seg_ros.core.backbone import build_backbone
+    from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
+    from dinov3_seg_ros.core.segmenter import check_head_fits
     from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
     from dinov3_seg_ros.training.distributed import pick_device
     from dinov3_seg_ros.training.evaluation import evaluate
     from dinov3_seg_ros.training.losses import FocalDiceLoss
     checkpoint = load_head_checkpoint(args.checkpoint)
+    variant = checkpoint.backbone or args.backbone
+    check_head_fits(checkpoint, args.checkpoint, backbone_spec(variant))  # before any loading
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
-    backbone = build_backbone(checkpoint.backbone or args.backbone, args.backbone_weights)
+    backbone = build_backbone(variant, args.backbone_weights)
     backbone.to(device)
     mean = checkpoint.mean or backbone.mean
     std = checkpoint.std or backbone.std

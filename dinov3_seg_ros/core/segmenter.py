@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .backbone import backbone_spec, build_backbone
+from .backbone import backbone_spec, BackboneSpec, build_backbone
 from .checkpoint import default_class_names, HeadCheckpoint, load_head_checkpoint
 from .checkpoint import read_class_names
 from .compiled_forward import compile_forward, compile_now
@@ -97,17 +97,22 @@ def load_heads(config: ModelConfig, backbone: str) -> List[HeadCheckpoint]:
     heads = []
     for i, path in enumerate(config.head_weights):
         head = load_head_checkpoint(path, config.classes_file if i == 0 else '')
-        if head.head.in_channels != spec.embed_dim:
-            raise CheckpointError(
-                f'head {path!r} expects {head.head.in_channels}-channel features but backbone '
-                f'{spec.name} has embed_dim {spec.embed_dim}')
-        if head.backbone:
-            trained_on = _variant_name(head.backbone)
-            if trained_on != spec.name:
-                raise CheckpointError(f'head {path!r} was trained on {trained_on} features, '
-                                      f'not {spec.name}: pass --backbone {trained_on}')
+        check_head_fits(head, path, spec)
         heads.append(head)
     return heads
+
+
+def check_head_fits(head: HeadCheckpoint, path: str, spec: BackboneSpec) -> None:
+    """Raise CheckpointError unless the head takes spec's features (width and variant)."""
+    if head.head.in_channels != spec.embed_dim:
+        raise CheckpointError(
+            f'head {path!r} expects {head.head.in_channels}-channel features but backbone '
+            f'{spec.name} has embed_dim {spec.embed_dim}')
+    if head.backbone:
+        trained_on = _variant_name(head.backbone)
+        if trained_on != spec.name:
+            raise CheckpointError(f'head {path!r} was trained on {trained_on} features, '
+                                  f'not {spec.name}: pass --backbone {trained_on}')
 
 
 def _variant_name(name: str) -> str:
