@@ -59,12 +59,15 @@ def palette(num_classes: int) -> np.ndarray:
     return colors
 
 
+def background_ids(class_names: Sequence[str]) -> List[int]:
+    """Ids of the background-like classes ('background', 'void', ...; any case)."""
+    return [i for i, name in enumerate(class_names) if name.strip().lower() in BACKGROUND_NAMES]
+
+
 def class_palette(class_names: Sequence[str]) -> np.ndarray:
     """palette(len(class_names)) with background-like classes ('background', ...) black."""
     colors = palette(len(class_names))
-    for i, name in enumerate(class_names):
-        if name.strip().lower() in BACKGROUND_NAMES:
-            colors[i] = 0
+    colors[background_ids(class_names)] = 0
     return colors
 
 
@@ -189,8 +192,8 @@ def render_overlay(rgb: np.ndarray, labels: np.ndarray, colors: np.ndarray,
         colored = colorize(labels, colors)
     out = blend(rgb, colored, alpha)
     if draw_labels:
-        skip = [i for i, n in enumerate(class_names) if n.strip().lower() in BACKGROUND_NAMES]
-        _draw_names(out, region_label_points(labels, skip=skip), class_names)
+        _draw_names(out, region_label_points(labels, skip=background_ids(class_names)),
+                    class_names)
     if untrained:
         _draw_banner(out, BANNER_TEXT)
     return out
