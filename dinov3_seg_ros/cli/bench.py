@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='auto', choices=DEVICES)
     parser.add_argument('--dtype', default='auto', choices=DTYPES)
     parser.add_argument('--threads', type=int, default=0,
-                        help='CPU threads for torch and ONNX Runtime (default: physical cores)')
+                        help='CPU threads for torch (default: physical cores; ONNX Runtime '
+                             'always uses the physical cores)')
     parser.add_argument('--exporter', default='auto', choices=('auto', 'dynamo', 'legacy'),
                         help='exporter of the temporary ONNX model (default: %(default)s)')
     parser.add_argument('--compile', action='store_true',
@@ -180,6 +181,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             notes.append("onnxruntime runs the fused model: backbone_ms includes the heads, "
                          "head_ms is 0; backbone_gflops counts backbone + head work")
             threads = physical_cores()  # OnnxRuntimeBackend's intra-op default
+            if args.threads:
+                notes.append('--threads applies to torch only: onnxruntime used the '
+                             f'{threads} physical cores')
         rgb = photo(height, width)
         info = segmenter.preprocessor.resize_info(rgb)
         in_size = (info.in_height, info.in_width)
