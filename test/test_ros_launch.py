@@ -185,9 +185,7 @@ def test_parameter_yaml_matches_the_node_declarations():
     for spec in params.SPECS:  # ROS parameter types are strict: 1 is not a double
         if not spec.dynamic_typing:
             assert type(values[spec.name]) is type(spec.default), spec.name
-    values = dict(values, head_weights=params.split_paths(values['head_weights']),
-                  input_size=str(values['input_size']))
-    params.NodeParams(**values)  # choices and ranges hold
+    params.params_from_values(values)  # choices and ranges hold
 
 
 def test_rviz_config_shows_the_segmentation_topics():

@@ -30,7 +30,7 @@ import yaml
 
 from .image_codec import image_to_rgb, labels_to_image
 from .node_process import params_file
-from .params import NodeParams, split_paths
+from .params import NodeParams, params_from_values
 from ..core.segmenter import Segmenter
 
 
@@ -39,9 +39,7 @@ def node_params(parameters: str, overrides: Mapping[str, str]) -> NodeParams:
     with open(params_file(parameters)) as stream:
         values = dict(yaml.safe_load(stream)['/**']['ros__parameters'])
     values.update({name: value for name, value in overrides.items() if value})
-    values['head_weights'] = split_paths(values['head_weights'])
-    values['input_size'] = str(values['input_size'])
-    return NodeParams(**values)
+    return params_from_values(values)
 
 
 def time_stages(params: NodeParams, msg: Image, frames: int) -> Dict[str, float]:

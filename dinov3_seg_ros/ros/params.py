@@ -21,7 +21,7 @@ several comma-separated paths, or a YAML list of paths (every head shares one ba
 
 from dataclasses import dataclass, replace
 import math
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
@@ -182,13 +182,24 @@ def declare_parameters(node: Node) -> NodeParams:
 
 def read_parameters(node: Node) -> NodeParams:
     """Read the node's current parameter values into a NodeParams (raises ConfigError)."""
-    values = {spec.name: node.get_parameter(spec.name).value for spec in SPECS}
-    heads = values['head_weights']
-    if not isinstance(heads, (str, list, tuple)):
-        raise ConfigError(f'head_weights: expected a path, comma-separated paths or a list, '
-                          f'got {heads!r}')
-    values['head_weights'] = split_paths(values['head_weights'])
-    values['input_size'] = str(values['input_size'])
+    return params_from_values({spec.name: node.get_parameter(spec.name).value
+                               for spec in SPECS})
+
+
+def params_from_values(values: Mapping[str, Any]) -> NodeParams:
+    """Build NodeParams from raw values (node or YAML); missing names keep their defaults.
+
+    head_weights is split into paths and input_size becomes a str (raises ConfigError).
+    """
+    values = dict(values)
+    if 'head_weights' in values:
+        heads = values['head_weights']
+        if not isinstance(heads, (str, list, tuple)):
+            raise ConfigError(f'head_weights: expected a path, comma-separated paths or a '
+                              f'list, got {heads!r}')
+        values['head_weights'] = split_paths(heads)
+    if 'input_size' in values:
+        values['input_size'] = str(values['input_size'])
     return NodeParams(**values)
 
 
