@@ -52,11 +52,6 @@ def eager_forward(module: nn.Module) -> None:
     module.__dict__.pop('forward', None)
 
 
-def is_compiled(module: nn.Module) -> bool:
-    """Whether compile_forward replaced module.forward (and eager_forward did not undo it)."""
-    return 'forward' in module.__dict__
-
-
 def compile_now(module: nn.Module, x: torch.Tensor) -> Optional[float]:
     """Call module on x once to compile it; seconds taken, or None after falling back to eager.
 
