@@ -28,10 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .backbone import PATCH_SIZE
 from .config import InputSize
 from .errors import ImageError
-
-PATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
