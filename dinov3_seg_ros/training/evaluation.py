@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from dinov3_seg_ros.training.distributed import all_reduce_sum
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 from dinov3_seg_ros.training.metrics import ConfusionMatrix
+from dinov3_seg_ros.training.optim import autocast
 
 
 def batch_features(batch: Dict[str, Any], backbone: Optional[nn.Module], device: torch.device,
@@ -38,8 +39,7 @@ def batch_features(batch: Dict[str, Any], backbone: Optional[nn.Module], device:
     if backbone is None:
         raise ValueError('a batch of images needs the backbone')
     images = batch['image'].to(device, non_blocking=True)
-    with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32,
-                                         enabled=dtype is not None):
+    with torch.no_grad(), autocast(device.type, dtype):
         features = backbone(images)
     return features.float(), labels
 
@@ -65,8 +65,7 @@ def evaluate(head: nn.Module, batches: Iterable[Dict[str, Any]],
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss * images, images
     for batch in batches:
         features, labels = batch_features(batch, backbone, device, dtype)
-        with torch.autocast(device.type, dtype=dtype or torch.float32,
-                            enabled=dtype is not None):
+        with autocast(device.type, dtype):
             logits = head(features)
         sums[0] += loss_fn(logits.float(), labels).total.double() * len(labels)
         sums[1] += len(labels)

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.training.distributed import barrier, DistContext, shard
+from dinov3_seg_ros.training.optim import autocast
 
 LOGGER = logging.getLogger(__name__)
 FP16_MAX = 65504.0
@@ -210,8 +211,7 @@ def _compute(subset: Dataset, indices: List[int], backbone: torch.nn.Module,
                disable=not (progress and ctx.is_main))
     for batch in loader:
         images = batch['image'].to(ctx.device, non_blocking=True)
-        with torch.autocast(ctx.device.type, dtype=autocast_dtype or torch.float32,
-                            enabled=autocast_dtype is not None):
+        with autocast(ctx.device.type, autocast_dtype):
             features = backbone(images)
         rows = indices[position:position + len(images)]
         cache.write(rows, features, batch['label'])

@@ -70,6 +70,11 @@ def autocast_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
     return torch.float16
 
 
+def autocast(device_type: str, dtype: Optional[torch.dtype]) -> torch.autocast:
+    """Autocast context for a dtype from autocast_dtype (None = disabled, plain float32)."""
+    return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def make_scaler(dtype: Optional[torch.dtype], device: torch.device) -> torch.amp.GradScaler:
     """Return a GradScaler, enabled only for float16 autocast."""
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -92,8 +97,7 @@ def train_step(model: torch.nn.Module, features: torch.Tensor, labels: torch.Ten
     Forward under autocast (dtype None = fp32), loss in fp32, scaled backward, gradient
     clipping on the unscaled gradients, then the (scaler-guarded) optimizer step.
     """
-    device_type = features.device.type
-    with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+    with autocast(features.device.type, dtype):
         logits = model(features)
     parts = loss_fn(logits.float(), labels)
     optimizer.zero_grad(set_to_none=True)
