@@ -85,16 +85,13 @@ def photo(height: int, width: int) -> np.ndarray:
 def export_temporary(args: argparse.Namespace, directory: str,
                      size: Tuple[int, int]) -> str:
     """Export the fused model the torch backend would build (same seeded random weights)."""
-    import torch
     from dinov3_seg_ros.core.backbone import build_backbone
     from dinov3_seg_ros.core.onnx_export import export_fused
     from dinov3_seg_ros.core.segmenter import head_names_for, load_heads, RANDOM_SEED
     config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                          head_weights=tuple(args.head_weights), input_size=args.input_size)
     heads = load_heads(config, args.backbone)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        backbone = build_backbone(args.backbone, args.backbone_weights)
+    backbone = build_backbone(args.backbone, args.backbone_weights, seed=RANDOM_SEED)
     path = f'{directory}/bench.onnx'
     export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
                  size=size, input_size=args.input_size, exporter=args.exporter)

@@ -20,7 +20,7 @@ reference implementation bit for bit (the names without `_qkvb` drop the q/v bia
 
 from dataclasses import dataclass
 import logging
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -151,8 +151,16 @@ def _variant_hint(state: Dict[str, torch.Tensor]) -> str:
     return f' (the file looks like {" or ".join(guess)})' if guess else ''
 
 
-def build_backbone(variant: str = 'vits16plus', weights: str = '') -> DinoV3Backbone:
-    """Build a backbone in eval mode with frozen parameters; warn loudly without weights."""
+def build_backbone(variant: str = 'vits16plus', weights: str = '',
+                   seed: Optional[int] = None) -> DinoV3Backbone:
+    """Build a backbone in eval mode with frozen parameters; warn loudly without weights.
+
+    seed makes the random initialisation reproducible without touching the global RNG.
+    """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_backbone(variant, weights)
     backbone = DinoV3Backbone(variant)
     if weights:
         backbone.load_weights(weights)

@@ -166,9 +166,7 @@ class Segmenter:
         self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         device = select_device(config.device)
         self.dtype = select_dtype(config.dtype, device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_SEED)  # reproducible random backbone
-            backbone = build_backbone(config.backbone, config.backbone_weights)
+        backbone = build_backbone(config.backbone, config.backbone_weights, seed=RANDOM_SEED)
         self.backbone = backbone.to(device)
         self.backbone_name = backbone.spec.name
         self.compiled = config.compile and compile_forward(self.backbone)
