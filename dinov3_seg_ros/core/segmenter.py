@@ -207,8 +207,8 @@ class Segmenter:
                               'onnxruntime backend needs the fused (image -> logits) export')
         names = backend.class_names
         if config.classes_file:
+            expected = len(names[0])
             names[0] = read_class_names(config.classes_file)
-            expected = len(backend.class_names[0])
             if len(names[0]) != expected:
                 raise CheckpointError(f'{len(names[0])} class names in {config.classes_file!r}'
                                       f' for a model with {expected} classes')
