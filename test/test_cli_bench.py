@@ -81,3 +81,10 @@ def test_bad_size_is_one_line_and_exit_2(capsys):
     assert bench.main(['--size', '640by480', '-q']) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error:') and '--size' in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize('option', [['--threads', '-1'], ['--repeat', '0'], ['--warmup', '-1']])
+def test_bad_counts_are_one_line_and_exit_2(capsys, option):
+    assert bench.main(['--size', '64x48', '-q'] + option) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error:') and option[0] in err and len(err.splitlines()) == 1

@@ -149,8 +149,8 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    if args.repeat < 1 or args.warmup < 0:
-        raise ConfigError('--repeat must be >= 1 and --warmup >= 0')
+    if args.repeat < 1 or args.warmup < 0 or args.threads < 0:
+        raise ConfigError('--repeat must be >= 1, --warmup and --threads >= 0')
     if args.compile and args.backend != 'torch':
         raise ConfigError('--compile applies to the torch backend only')
     import torch
