@@ -134,8 +134,10 @@ def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    if args.batch_size < 1 or args.steps < 1 or args.warmup < 0 or args.classes < 2:
-        raise ConfigError('--batch-size and --steps must be >= 1, --classes >= 2')
+    if (args.batch_size < 1 or args.steps < 1 or args.warmup < 0 or args.classes < 2
+            or args.target_size < 0):
+        raise ConfigError('--batch-size and --steps must be >= 1, --warmup and --target-size '
+                          '>= 0, --classes >= 2')
     result = run_bench(args)
     if args.json:
         print(json.dumps(result), flush=True)
