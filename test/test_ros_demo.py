@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.overlay import draw_banner
 from dinov3_seg_ros.ros import bench, bench_closed_loop, bench_stages, demo, node_process
 
@@ -65,6 +66,20 @@ def test_bench_helpers(tmp_path):
     params = bench_stages.node_params(args.params_file, bench.node_overrides(args, '96'))
     assert (params.backbone, params.input_size) == ('vits16', '96')
     assert params.model_config().backbone == 'vits16'
+
+
+def test_bench_params_file_errors_are_one_config_error(tmp_path):
+    path = tmp_path / 'params.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    use_sim_time: true\n'
+                    '    class_names: [a]\n    backbone: vits16\n')
+    params = bench_stages.node_params(str(path), {'input_size': '96'})  # undeclared: ignored
+    assert (params.backbone, params.input_size) == ('vits16', '96')
+    for text in ('a: [', 'x: 1\n', None):
+        if text is not None:
+            path.write_text(text)
+        name = str(path) if text is not None else str(tmp_path / 'missing.yaml')
+        with pytest.raises(ConfigError, match='params file'):
+            bench_stages.node_params(name, {})
 
 
 @pytest.mark.ros

@@ -30,14 +30,29 @@ import yaml
 
 from .image_codec import image_to_rgb, labels_to_image
 from .node_process import params_file
-from .params import NodeParams, params_from_values
+from .params import NodeParams, params_from_values, SPECS
+from ..core.errors import ConfigError
 from ..core.segmenter import Segmenter
 
 
 def node_params(parameters: str, overrides: Mapping[str, str]) -> NodeParams:
-    """Read the node's parameters: the YAML file (see params_file) plus non-empty overrides."""
-    with open(params_file(parameters)) as stream:
-        values = dict(yaml.safe_load(stream)['/**']['ros__parameters'])
+    """Read the node's parameters: the YAML file (see params_file) plus non-empty overrides.
+
+    Like the node, names it does not declare are ignored; an unreadable file, bad YAML or a
+    file without '/**: ros__parameters:' raises ConfigError.
+    """
+    path = params_file(parameters)
+    try:
+        with open(path) as stream:
+            document = yaml.safe_load(stream)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f'params file {path}: {" ".join(str(exc).split())}') from None
+    section = document.get('/**') if isinstance(document, dict) else None
+    if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'), dict):
+        raise ConfigError(f'params file {path}: expected /**: ros__parameters: <mapping>')
+    declared = {spec.name for spec in SPECS}
+    values = {name: value for name, value in section['ros__parameters'].items()
+              if name in declared}
     values.update({name: value for name, value in overrides.items() if value})
     return params_from_values(values)
 
