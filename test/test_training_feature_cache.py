@@ -27,7 +27,8 @@ from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training.coco_panoptic import convert_job, plan_conversion, write_class_names
 from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
 from dinov3_seg_ros.training.distributed import DistContext
-from dinov3_seg_ros.training.feature_cache import cache_key, FeatureCache, open_or_build
+from dinov3_seg_ros.training.feature_cache import (backbone_fingerprint, cache_key, FeatureCache,
+                                                   open_or_build)
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 
 
@@ -91,6 +92,7 @@ def test_cache_key_changes_with_weights_and_data(data_root, backbone, tmp_path):
     dataset = open_train(data_root)
     key = cache_key(dataset, backbone)
     assert key == cache_key(open_train(data_root), backbone)
+    assert key == cache_key(dataset, backbone, backbone_fingerprint(backbone))  # precomputed
     other = build_backbone('vits16')
     other.load_state_dict(backbone.state_dict())
     assert cache_key(dataset, other) == key  # same weights, same key

@@ -41,7 +41,7 @@ from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, captu
                                                    TrainingState)
 from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
-from dinov3_seg_ros.training.feature_cache import open_or_build
+from dinov3_seg_ros.training.feature_cache import backbone_fingerprint, open_or_build
 from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_size,
                                              open_split, train_loader)
 from dinov3_seg_ros.training.losses import FocalDiceLoss
@@ -99,6 +99,7 @@ class Trainer:
         self.resume_payload: Optional[Dict[str, Any]] = None
         self.val_batches: Optional[torch.utils.data.DataLoader] = None
         self.rate = 0.0
+        self.backbone_key = ''
         if resume:
             self._load(resume)
         if ctx.is_main:
@@ -142,9 +143,11 @@ class Trainer:
         return self._cached(dataset) if cached else dataset
 
     def _cached(self, dataset: Any) -> torch.utils.data.Dataset:
+        if not self.backbone_key:  # hashes every weight of the frozen backbone: once per run
+            self.backbone_key = backbone_fingerprint(self.backbone)
         return open_or_build(dataset, self.backbone, self.cache_root, self.ctx,
                              self.config.cache.batch_size, self.config.run.num_workers,
-                             self.dtype, self.config.run.progress)
+                             self.dtype, self.config.run.progress, self.backbone_key)
 
     def _run_stage(self) -> None:
         cfg, pos = self.config, self.state.position

@@ -63,10 +63,14 @@ def backbone_fingerprint(backbone: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_key(dataset: Any, backbone: torch.nn.Module) -> str:
-    """Return the cache directory name for dataset and backbone (24 hex digits)."""
+def cache_key(dataset: Any, backbone: torch.nn.Module, backbone_key: str = '') -> str:
+    """Return the cache directory name for dataset and backbone (24 hex digits).
+
+    backbone_key: backbone_fingerprint(backbone) when the caller already has it.
+    """
     text = json.dumps({'dataset': dataset_fingerprint(dataset),
-                       'backbone': backbone_fingerprint(backbone), 'format': 1},
+                       'backbone': backbone_key or backbone_fingerprint(backbone),
+                       'format': 1},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -163,15 +167,16 @@ def _shapes(dataset: Any, backbone: torch.nn.Module) -> Tuple[Tuple[int, ...], T
 def open_or_build(dataset: Any, backbone: torch.nn.Module, root: str, ctx: DistContext,
                   batch_size: int = 16, num_workers: int = 0,
                   autocast_dtype: Optional[torch.dtype] = None,
-                  progress: bool = False) -> CachedFeatureDataset:
+                  progress: bool = False, backbone_key: str = '') -> CachedFeatureDataset:
     """Return the cache of (dataset, backbone), computing missing samples first.
 
     Every rank computes its share of the missing samples; rank 0 creates the files and
-    marks the cache complete. dataset must be un-augmented (no transform).
+    marks the cache complete. dataset must be un-augmented (no transform). backbone_key:
+    backbone_fingerprint(backbone) if known (it hashes every weight).
     """
     if dataset.transform is not None:
         raise ConfigError('the feature cache needs a dataset without augmentation')
-    key = cache_key(dataset, backbone)
+    key = cache_key(dataset, backbone, backbone_key)
     directory = os.path.join(root, key)
     feature_shape, label_shape = _shapes(dataset, backbone)
     count = len(dataset)
