@@ -18,7 +18,8 @@ import math
 from typing import Any, Dict, Optional, Sequence
 
 import torch
-import torch.distributed as dist
+
+from dinov3_seg_ros.training.distributed import all_reduce_sum
 
 
 class ConfusionMatrix:
@@ -47,8 +48,7 @@ class ConfusionMatrix:
 
     def all_reduce(self) -> None:
         """Sum the matrix over every process of the default process group (no-op alone)."""
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(self.mat)
+        all_reduce_sum(self.mat)
 
     @property
     def total(self) -> int:
