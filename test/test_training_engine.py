@@ -240,6 +240,8 @@ def test_config_overrides_and_key_errors(tmp_path):
                               ('run.amp=fp8', "run.amp: 'fp8' is not one of"),
                               ('data.image_size=100', 'data.image_size: 100x100 must be'),
                               ('augment.hflip=2', 'augment.hflip: expected a number'),
+                              ('optim.lr=.nan', 'optim.lr: expected a finite number'),
+                              ('loss.alpha=[0.5, .inf]', 'loss.alpha.1: expected a finite'),
                               ('model.head=3', 'model.head: expected a mapping')):
         with pytest.raises(ConfigError, match=re.escape(message)):
             load_config('config/train_coco_panoptic.yaml', [override])

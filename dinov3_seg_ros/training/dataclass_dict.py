@@ -19,6 +19,7 @@ Union, List and Dict; an error names the dotted key, e.g. 'stages.1.lr: expected
 """
 
 from dataclasses import fields, is_dataclass
+import math
 import typing
 from typing import Any, Dict, List, Union
 
@@ -77,14 +78,19 @@ def _scalar(hint: Any, value: Any, key: str) -> Any:
             return int(value)
         raise ConfigError(f'{key}: expected an integer, got {value!r}')
     if hint is float:
+        number = None
         if isinstance(value, str):
             try:
-                return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
+                number = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
             except ValueError:
                 pass
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f'{key}: expected a number, got {value!r}')
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        if number is None:
+            raise ConfigError(f'{key}: expected a number, got {value!r}')
+        if not math.isfinite(number):  # nan would pass every range check
+            raise ConfigError(f'{key}: expected a finite number, got {value!r}')
+        return number
     if hint is str:
         if value is None:
             return ''
