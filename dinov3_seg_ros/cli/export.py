@@ -112,24 +112,18 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
              for i, path in enumerate(args.head_weights)]
     names = head_names_for(args.head_weights)
+    grid = (size[0] // 16, size[1] // 16)
     if args.head_only:
         with torch.device('meta'):  # metadata only (name, mean, std): no weights allocated
             backbone = DinoV3Backbone(args.backbone)
-        grid = (size[0] // 16, size[1] // 16)
         result = onnx_export.export_head(heads[0], args.out, head_name=names[0],
                                          backbone=backbone, grid=grid, opset=args.opset,
                                          exporter=args.exporter)
-        module = onnx_export.prepare_heads(heads, True)[0]
-        x = torch.randn(1, heads[0].head.in_channels, *grid,
-                        generator=torch.Generator().manual_seed(0))
     else:
         backbone = build_backbone(args.backbone, args.backbone_weights)
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)
-        module = onnx_export.FusedModel(backbone, onnx_export.prepare_heads(heads, True))
-        x = torch.from_numpy(sample_image(size, result.metadata['mean'],
-                                          result.metadata['std']))
     meta = result.metadata
     megabytes = os.path.getsize(args.out) / 1e6
     shape = 'dynamic N, H, W' if result.dynamic else f'FIXED {size[1]}x{size[0]} (WxH)'
@@ -138,7 +132,15 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                                                            meta['num_classes']))
           + f', {shape}, opset {args.opset}, exporter {result.exporter}'
           + (', UNTRAINED weights' if meta.get('untrained') else ''))
-    if args.check:
+    if args.check:  # the torch reference, built only when asked for
+        modules = onnx_export.prepare_heads(heads, True)
+        if args.head_only:
+            module = modules[0]
+            x = torch.randn(1, heads[0].head.in_channels, *grid,
+                            generator=torch.Generator().manual_seed(0))
+        else:
+            module = onnx_export.FusedModel(backbone, modules)
+            x = torch.from_numpy(sample_image(size, meta['mean'], meta['std']))
         report = check_parity(args.out, module.eval(), x)
         print(f'parity at {x.shape[3]}x{x.shape[2]}: {report}')
     return 0
