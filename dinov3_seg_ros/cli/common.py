@@ -24,7 +24,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
-from dinov3_seg_ros.core.errors import Dinov3SegError
+from dinov3_seg_ros.core.errors import Dinov3SegError, one_line
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -41,7 +41,7 @@ def setup_logging(verbosity: int = 0) -> None:
 
 def error_line(exc: BaseException) -> str:
     """Format an exception as one line: 'error: <message>' (newlines folded into spaces)."""
-    message = ' '.join(str(exc).split()) or type(exc).__name__
+    message = one_line(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.strerror:
         where = f' {exc.filename!r}' if exc.filename else ''
         message = f'{exc.strerror}{where}'

@@ -35,7 +35,7 @@ import numpy as np
 from dinov3_seg_ros.cli.common import add_model_arguments, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import error_line, EXIT_ERROR, model_config_from_args
 from dinov3_seg_ros.cli.common import run_cli, setup_logging
-from dinov3_seg_ros.core.errors import ConfigError, ImageError
+from dinov3_seg_ros.core.errors import ConfigError, ImageError, one_line
 
 LOGGER = logging.getLogger('dinov3_seg_ros.infer')
 
@@ -54,7 +54,7 @@ def read_rgb(path: str) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
             Image.DecompressionBombError) as exc:
-        reason = ' '.join(str(exc).split()) or type(exc).__name__
+        reason = one_line(exc) or type(exc).__name__
         raise ImageError(f'cannot read image {path!r}: {reason}') from None
     if image.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         gray = np.asarray(image, dtype=np.float64)

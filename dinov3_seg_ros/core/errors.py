@@ -29,3 +29,9 @@ class ConfigError(Dinov3SegError):
 
 class ImageError(Dinov3SegError):
     """An input image is malformed (shape, dtype, size) and cannot be segmented."""
+
+
+def one_line(exc: BaseException, limit: int = 0) -> str:
+    """Return the exception's message on one line (whitespace folded), cut to limit chars."""
+    text = ' '.join(str(exc).split())
+    return text[:limit] if limit else text

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, one_line
 from .onnx_metadata import parse_metadata
 
 LOGGER = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16
                                            provider_options=[o for _, o in plan])
             break
         except Exception as exc:  # noqa: BLE001 - corrupt files and provider failures
-            reason = ' '.join(str(exc).split())[:300] or type(exc).__name__
+            reason = one_line(exc, 300) or type(exc).__name__
             errors.append(reason)
             if len(plan) > 1:
                 LOGGER.warning('ONNX Runtime providers %s failed (%s); trying the next',

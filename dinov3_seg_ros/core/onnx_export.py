@@ -40,7 +40,7 @@ from torch import nn
 
 from .backbone import DinoV3Backbone, PATCH_SIZE
 from .checkpoint import HeadCheckpoint
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, one_line
 from .onnx_metadata import build_metadata, write_metadata
 from .onnx_parity import compare_outputs, reference_outputs
 from .onnx_rope import traceable_rope
@@ -98,7 +98,7 @@ def _output_names(count: int) -> List[str]:
 
 
 def _one_line(exc: BaseException) -> str:
-    return f'{type(exc).__name__}: {" ".join(str(exc).split())[:240]}'
+    return f'{type(exc).__name__}: {one_line(exc, 240)}'
 
 
 @contextmanager

@@ -25,7 +25,7 @@ import json
 from typing import Any, Dict, Optional, Sequence
 
 from .backbone import PATCH_SIZE
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, one_line
 
 METADATA_KEY = 'dinov3_seg_ros'
 METADATA_VERSION = 1
@@ -101,5 +101,5 @@ def read_metadata(path: str) -> Dict[str, Any]:
         model = onnx.load(path, load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
         raise CheckpointError(f'cannot read ONNX model {path!r}: '
-                              f'{" ".join(str(exc).split())[:200]}') from None
+                              f'{one_line(exc, 200)}') from None
     return parse_metadata({p.key: p.value for p in model.metadata_props}, path)

@@ -31,7 +31,7 @@ import yaml
 from .image_codec import image_to_rgb, labels_to_image
 from .node_process import params_file
 from .params import NodeParams, params_from_values, SPECS
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, one_line
 from ..core.segmenter import Segmenter
 
 
@@ -46,7 +46,7 @@ def node_params(parameters: str, overrides: Mapping[str, str]) -> NodeParams:
         with open(path) as stream:
             document = yaml.safe_load(stream)
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f'params file {path}: {" ".join(str(exc).split())}') from None
+        raise ConfigError(f'params file {path}: {one_line(exc)}') from None
     section = document.get('/**') if isinstance(document, dict) else None
     if not isinstance(section, dict) or not isinstance(section.get('ros__parameters'), dict):
         raise ConfigError(f'params file {path}: expected /**: ros__parameters: <mapping>')

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from dinov3_seg_ros.core.checkpoint import atomic_save
-from dinov3_seg_ros.core.errors import CheckpointError
+from dinov3_seg_ros.core.errors import CheckpointError, one_line
 
 LOGGER = logging.getLogger(__name__)
 LAST = 'last.pth'
@@ -124,7 +124,7 @@ def load_training_checkpoint(path: str) -> Dict[str, Any]:
         payload = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
         raise CheckpointError(f'cannot read checkpoint {path!r}: '
-                              f'{" ".join(str(exc).split())[:200]}') from None
+                              f'{one_line(exc, 200)}') from None
     missing = [k for k in ('state_dict', 'training', 'optimizer', 'scheduler', 'rng')
                if not isinstance(payload, dict) or k not in payload]
     if missing:

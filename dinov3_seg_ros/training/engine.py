@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dinov3_seg_ros.core.backbone import build_backbone
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint
-from dinov3_seg_ros.core.errors import CheckpointError, ConfigError
+from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, one_line
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training import plots
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
@@ -113,7 +113,7 @@ class Trainer:
             self.head.load_state_dict(payload['state_dict'])
         except RuntimeError as exc:
             raise CheckpointError(f'{path!r} does not fit the configured head: '
-                                  f'{" ".join(str(exc).split())[:300]}') from None
+                                  f'{one_line(exc, 300)}') from None
         self.state = TrainingState.from_dict(payload['training'])
         self.resume_payload = payload
         saved, now = flatten(payload.get('config') or {}), flatten(self.config.to_dict())

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import yaml
 
-from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.core.errors import ConfigError, one_line
 from dinov3_seg_ros.training.dataclass_dict import dataclass_from_dict
 
 
@@ -168,7 +168,7 @@ def load_config(path: str = '', overrides: Sequence[str] = ()) -> TrainConfig:
             with open(path, encoding='utf-8') as stream:
                 data = yaml.safe_load(stream) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f'{path}: invalid YAML: {" ".join(str(exc).split())}') from None
+            raise ConfigError(f'{path}: invalid YAML: {one_line(exc)}') from None
         if not isinstance(data, dict):
             raise ConfigError(f'{path}: expected a mapping at the top level')
     for item in overrides:
