@@ -32,6 +32,8 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE',
                       os.path.join(ROOT, 'config', 'fastdds_shm_localhost.xml'))
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
@@ -45,14 +47,18 @@ def reference_path(name: str) -> str:
     return path
 
 
-def deterministic_state_dict(layout, seed: int = 0, buffers=None):
-    """The reference README's procedure: N(0, 1) * 0.02 per key in order, +1 for 1-D weights."""
+def deterministic_state_dict(layout, seed: int = 0, buffers=None, released_style=False):
+    """The reference README's procedure: N(0, 1) * 0.02 per key in order, +1 for 1-D weights.
+
+    released_style: the README's released-style recipe (qkv weights x6, layer scales 1).
+    """
     rng = np.random.default_rng(seed)
     buffers = buffers or {}
     state = {}
     for key, shape, *_ in layout:
         if key in buffers:
-            state[key] = torch.as_tensor(np.asarray(buffers[key]))
+            value = buffers[key]
+            state[key] = value if torch.is_tensor(value) else torch.as_tensor(np.asarray(value))
             continue
         if key.endswith(('running_mean', 'running_var', 'num_batches_tracked')):
             value = {'running_mean': np.zeros(shape, np.float32),
@@ -61,7 +67,11 @@ def deterministic_state_dict(layout, seed: int = 0, buffers=None):
             state[key] = torch.from_numpy(np.asarray(value))
             continue
         value = rng.standard_normal(shape).astype(np.float32) * 0.02
-        if key.endswith('.weight') and len(shape) == 1:
+        if released_style and key.endswith('attn.qkv.weight'):
+            value *= 6.0
+        if released_style and key.endswith('.gamma'):
+            value = np.ones(shape, np.float32)  # the draw above is still consumed
+        elif key.endswith('.weight') and len(shape) == 1:
             value += 1.0
         state[key] = torch.from_numpy(np.asarray(value))
     return state
@@ -75,6 +85,27 @@ def dinov3_reference():
         layout = json.load(stream)['vits16plus']
     buffers = {k[len('buffer/'):]: data[k] for k in data.files if k.startswith('buffer/')}
     return data, deterministic_state_dict(layout, 0, buffers)
+
+
+@pytest.fixture(scope='session')
+def released_style_pth(dinov3_reference, tmp_path_factory):
+    """(npz, path): the README's released-style vits16plus (seed 3, bf16 RoPE periods) .pth."""
+    data = np.load(reference_path('dinov3_vits16plus_released_style_seed3.npz'))
+    seed0 = dinov3_reference[0]
+    with open(reference_path('dinov3_checkpoint_layouts.json')) as stream:
+        layout = json.load(stream)['vits16plus']
+    buffers = {k[len('buffer/'):]: seed0[k] for k in seed0.files if k.startswith('buffer/')}
+    periods = torch.from_numpy(buffers['rope_embed.periods']).to(torch.bfloat16)
+    buffers['rope_embed.periods'] = periods
+    path = tmp_path_factory.mktemp('released') / 'dinov3_vits16plus_released_style.pth'
+    torch.save(deterministic_state_dict(layout, 3, buffers, released_style=True), path)
+    return data, str(path)
+
+
+def normalized_image(image, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """(H, W, 3) uint8 RGB -> (1, 3, H, W) float32 scaled to [0, 1] and normalized."""
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
 @pytest.fixture(scope='session')

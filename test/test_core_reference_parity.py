@@ -19,27 +19,53 @@ import json
 import pytest
 import torch
 
-from conftest import deterministic_state_dict, reference_path
+from conftest import deterministic_state_dict, normalized_image, reference_path
 from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone, VARIANTS
 from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
 from dinov3_seg_ros.core.errors import CheckpointError
-
-
-def _normalize(image, mean, std):
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
-    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
 @pytest.mark.parametrize('size', ['224x224', '480x640'])
 def test_backbone_matches_meta_reference(dinov3_reference, meta_vits16plus_pth, size):
     data, _ = dinov3_reference
     backbone = build_backbone('vits16plus', meta_vits16plus_pth)
-    x = _normalize(data[f'image_{size}'], (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    x = normalized_image(data[f'image_{size}'])
     with torch.inference_mode():
         features = backbone(x)
     expected = torch.from_numpy(data[f'features_{size}'])
     assert features.shape == expected.shape
     assert (features - expected).abs().max().item() <= 1e-5
+
+
+RELEASED = ['astronaut_256x384', 'rocket_224x320']
+
+
+@pytest.mark.parametrize('name', RELEASED)
+def test_released_checkpoint_keeps_its_bf16_rope_periods(released_style_pth, name):
+    data, path = released_style_pth
+    backbone = build_backbone('vits16plus', path)
+    expected = torch.from_numpy(data['buffer/rope_embed.periods'])
+    assert torch.equal(backbone.model.rope.periods, expected)
+    with torch.inference_mode():
+        features = backbone(normalized_image(data[f'image_{name}']))[0]
+    reference = torch.from_numpy(data[f'features_{name}'])
+    error = (features - reference).abs().max().item()
+    # float32 noise, amplified by this checkpoint's sharp attention: our own float32 and
+    # float64 results differ by 4e-4 on the astronaut (features up to 4.5): 1e-4 relative
+    assert error <= 1e-4 * reference.abs().max().item()
+    # what the loader computed before (timm's regenerated float32 periods) is far off
+    old = (torch.from_numpy(data[f'features_fp32_periods_{name}'])
+           - torch.from_numpy(data[f'features_{name}'])).abs().max().item()
+    assert old > 100 * max(error, 1e-6)
+
+
+def test_checkpoint_periods_survive_dtype_casts(released_style_pth):
+    data, path = released_style_pth
+    backbone = build_backbone('vits16plus', path)
+    expected = torch.from_numpy(data['buffer/rope_embed.periods'])
+    backbone.half().float()  # timm regenerates downcast periods; the file's must stay
+    assert torch.equal(backbone.model.rope.periods, expected)
+    assert backbone.model.rope.periods.dtype == torch.float32
 
 
 def test_backbone_mean_std_come_from_the_model_config():
@@ -92,7 +118,7 @@ def test_timm_safetensors_weights_give_the_same_features(dinov3_reference, meta_
     path = tmp_path / 'model.safetensors'
     save_file({k: v.contiguous() for k, v in meta.model.state_dict().items()}, str(path))
     backbone = build_backbone('vits16plus', str(path))
-    x = _normalize(data['image_224x224'], backbone.mean, backbone.std)
+    x = normalized_image(data['image_224x224'], backbone.mean, backbone.std)
     with torch.inference_mode():
         features = backbone(x)
     expected = torch.from_numpy(data['features_224x224'])

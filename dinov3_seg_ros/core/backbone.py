@@ -15,12 +15,15 @@
 """DINOv3 ViT backbones built with timm; Meta .pth and timm safetensors weights.
 
 The `*_qkvb` timm models with `timm.models.eva.checkpoint_filter_fn` reproduce Meta's
-reference implementation bit for bit (the names without `_qkvb` drop the q/v biases).
+reference implementation (the names without `_qkvb` drop the q/v biases). Meta's released
+files store the RoPE `rope_embed.periods` rounded to bfloat16 (Meta trained with bf16 RoPE);
+timm's filter drops that buffer and regenerates float32 periods, so the backbone keeps the
+checkpoint's values instead (as float32, whatever dtype they are stored in).
 """
 
 from dataclasses import dataclass
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -30,6 +33,7 @@ from .weights_io import load_weights_file
 
 LOGGER = logging.getLogger(__name__)
 PATCH_SIZE = 16
+PERIODS_KEYS = ('rope_embed.periods', 'rope.periods')  # Meta's name, timm's name
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class DinoV3Backbone(nn.Module):
         self.mean: Tuple[float, ...] = tuple(float(v) for v in cfg['mean'])
         self.std: Tuple[float, ...] = tuple(float(v) for v in cfg['std'])
         self.pretrained = False
+        self.checkpoint_periods: Optional[torch.Tensor] = None  # float32 CPU, from the file
 
     @property
     def embed_dim(self) -> int:
@@ -109,6 +114,7 @@ class DinoV3Backbone(nn.Module):
         """Load Meta's official .pth or a timm/HF safetensors file; exact key and shape match."""
         from timm.models.eva import checkpoint_filter_fn
         state = read_state_dict(path)
+        periods = next((state[k] for k in PERIODS_KEYS if k in state), None)
         try:
             state = checkpoint_filter_fn(state, self.model)
         except Exception as exc:  # noqa: BLE001 - the filter fails on foreign layouts
@@ -121,7 +127,37 @@ class DinoV3Backbone(nn.Module):
                 f'{path!r} does not match DINOv3 {self.spec.name}: '
                 f'{len(missing)} missing keys (e.g. {missing[:3]}), '
                 f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})')
+        if periods is not None:
+            self._keep_periods(path, periods)
         self.pretrained = True
+
+    def _keep_periods(self, path: str, periods: torch.Tensor) -> None:
+        """Use the file's RoPE periods (e.g. Meta's bf16-rounded ones) in float32."""
+        rope = getattr(self.model, 'rope', None)
+        own = getattr(rope, 'periods', None)
+        if own is None:
+            raise CheckpointError(f'{path!r} has RoPE periods but {self.spec.timm_name} '
+                                  'has no RoPE periods buffer')
+        if own.shape != periods.shape:
+            raise CheckpointError(
+                f'{path!r} does not match DINOv3 {self.spec.name}: rope_embed.periods has '
+                f'shape {tuple(periods.shape)}, expected {tuple(own.shape)}')
+        self.checkpoint_periods = periods.detach().to('cpu', torch.float32).clone()
+        self._restore_periods()
+
+    def _restore_periods(self) -> None:
+        """Put the checkpoint's periods back into timm's RoPE (on its current device)."""
+        periods = getattr(self, 'checkpoint_periods', None)
+        rope = getattr(getattr(self, 'model', None), 'rope', None)
+        if periods is None or rope is None or rope.periods.device.type == 'meta':
+            return
+        rope.register_buffer('periods', periods.to(rope.periods.device), persistent=False)
+
+    def _apply(self, fn, *args, **kwargs):  # noqa: ANN001 - nn.Module's signature
+        """Module casts (.to, .half, ...): timm regenerates downcast periods, keep the file's."""
+        module = super()._apply(fn, *args, **kwargs)
+        self._restore_periods()
+        return module
 
     def _check_shapes(self, path: str, state: Dict[str, torch.Tensor]) -> None:
         own = self.model.state_dict()
@@ -136,11 +172,10 @@ class DinoV3Backbone(nn.Module):
         """(B, 3, H, W) -> (B, C, H/16, W/16), last layer, normalized."""
         return self.forward_layers(x, 1)[0]
 
-    def forward_layers(self, x: torch.Tensor,
-                       indices: Union[int, Sequence[int]] = 1) -> List[torch.Tensor]:
-        """Several blocks' normalized tokens: an int n takes the last n, a list picks blocks."""
+    def forward_layers(self, x: torch.Tensor, count: int = 1) -> List[torch.Tensor]:
+        """The last count blocks' normalized tokens, each (B, C, H/16, W/16)."""
         return self.model.forward_intermediates(
-            x, indices=indices, norm=True, output_fmt='NCHW', intermediates_only=True)
+            x, indices=count, norm=True, output_fmt='NCHW', intermediates_only=True)
 
 
 def _variant_hint(state: Dict[str, torch.Tensor]) -> str:
