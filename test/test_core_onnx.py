@@ -254,6 +254,30 @@ def test_segmenter_onnxruntime_labels_match_torch_on_a_photo(
     assert len(np.unique(expected)) > 1  # a real comparison, not two constant maps
 
 
+def test_released_style_backbone_export_keeps_the_bf16_rope_periods(released_style_pth,
+                                                                     tmp_path):
+    from conftest import normalized_image
+    from dinov3_seg_ros.core.onnx_rope import traceable_rope
+    data, pth = released_style_pth
+    backbone = build_backbone('vits16plus', pth)
+    path = str(tmp_path / 'backbone.onnx')
+    probe = torch.randn(1, 3, 48, 80, generator=torch.Generator().manual_seed(0))
+    with traceable_rope(backbone) as patched:
+        assert patched
+        _, dynamic = onnx_export._export(backbone, torch.zeros(1, 3, 64, 96), probe, path,
+                                         'image', ['features'], 18, 'legacy', True, [])
+    assert dynamic
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    for name in ('rocket_224x320', 'astronaut_256x384'):  # traced at 64x96, run at these
+        x = normalized_image(data[f'image_{name}']).numpy()
+        got = session.run(None, {'image': x})[0][0]
+        expected = data[f'features_{name}']
+        # float32 noise amplified by the sharp attention (see the torch test): 1e-4 relative
+        assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
+        assert np.abs(data[f'features_fp32_periods_{name}'] - expected).max() > \
+            100 * np.abs(got - expected).max()
+
+
 def test_compare_outputs_counts_disagreeing_labels():
     a = np.zeros((1, 2, 2, 2), np.float32)
     a[0, 1, 0, 0] = 1.0
