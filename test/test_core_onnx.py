@@ -305,6 +305,25 @@ def test_export_cli_with_a_training_checkpoint(meta_vits16plus_pth, lively_head,
     assert meta['dynamic'] and meta['input_size'] == '96x64'
 
 
+def test_export_without_weights_builds_the_model_infer_builds(photos, tmp_path, capsys):
+    from dinov3_seg_ros.core.segmenter import Segmenter
+    out = str(tmp_path / 'random.onnx')
+    code = export_cli.main(['--out', out, '--input-size', '96', '--exporter', 'legacy',
+                            '--seed', '5', '-q'])
+    assert code == 0, capsys.readouterr()
+    assert 'UNTRAINED' in capsys.readouterr().out and read_metadata(out)['untrained']
+    rgb = photos['astronaut']  # 512x512 -> 96x96
+    common = dict(input_size='96', device='cpu', warmup=0)
+    torch_seg = Segmenter(ModelConfig(seed=5, **common))
+    ort_seg = Segmenter(ModelConfig(backend='onnxruntime', onnx_model=out, **common))
+    assert ort_seg.untrained and torch_seg.untrained
+    expected, got = torch_seg(rgb).labels, ort_seg(rgb).labels
+    assert (got == expected).mean() >= 0.999
+    assert len(np.unique(expected)) > 1  # a real comparison, not two constant maps
+    other = Segmenter(ModelConfig(seed=6, **common))(rgb).labels
+    assert (other == expected).mean() < 0.9  # the seed matters: the check above can fail
+
+
 def test_export_cli_reports_bad_files_in_one_line(upstream_head_reference, tmp_path, capsys):
     bad = tmp_path / 'bad.pth'
     bad.write_bytes(b'\x00garbage')

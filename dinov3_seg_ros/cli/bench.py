@@ -28,7 +28,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
+from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
+from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backbone', default='vits16plus', help='(default: %(default)s)')
     parser.add_argument('--backbone-weights', default='', metavar='PATH')
     parser.add_argument('--head-weights', action='append', default=[], metavar='PATH')
+    add_seed_argument(parser)
     parser.add_argument('--input-size', default='640',
                         help="model input: long side, WxH or 'native' (default: %(default)s)")
     parser.add_argument('--repeat', type=int, default=10, help='timed frames (default: 10)')
@@ -87,11 +89,12 @@ def export_temporary(args: argparse.Namespace, directory: str,
     """Export the fused model the torch backend would build (same seeded random weights)."""
     from dinov3_seg_ros.core.backbone import build_backbone
     from dinov3_seg_ros.core.onnx_export import export_fused
-    from dinov3_seg_ros.core.segmenter import head_names_for, load_heads, RANDOM_SEED
+    from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
     config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
-                         head_weights=tuple(args.head_weights), input_size=args.input_size)
+                         head_weights=tuple(args.head_weights), input_size=args.input_size,
+                         seed=args.seed)
     heads = load_heads(config, args.backbone)
-    backbone = build_backbone(args.backbone, args.backbone_weights, seed=RANDOM_SEED)
+    backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed)
     path = f'{directory}/bench.onnx'
     export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
                  size=size, input_size=args.input_size, exporter=args.exporter)
@@ -151,6 +154,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging(args.verbose - args.quiet)
     if args.repeat < 1 or args.warmup < 0 or args.threads < 0:
         raise ConfigError('--repeat must be >= 1, --warmup and --threads >= 0')
+    check_onnx_backend(args.onnx, args.backend)
     if args.compile and args.backend != 'torch':
         raise ConfigError('--compile applies to the torch backend only')
     import torch
@@ -170,7 +174,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                              head_weights=tuple(args.head_weights), input_size=args.input_size,
                              device=args.device, dtype=args.dtype, backend=args.backend,
-                             onnx_model=onnx_path, warmup=0, compile=args.compile)
+                             onnx_model=onnx_path, warmup=0, compile=args.compile,
+                             seed=args.seed)
         segmenter = Segmenter(config)  # compiles the backbone now with --compile
         if args.compile:
             notes.append(compile_note(segmenter))

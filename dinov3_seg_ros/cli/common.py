@@ -21,11 +21,12 @@ setuptools' console-script wrapper passes the returned code to sys.exit.
 import argparse
 import logging
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
-from dinov3_seg_ros.core.errors import Dinov3SegError, one_line
+from dinov3_seg_ros.core.errors import ConfigError, Dinov3SegError, one_line
 
+RANDOM_SEED = 0  # = core.segmenter.RANDOM_SEED (not imported: it pulls in torch)
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -98,14 +99,33 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group.add_argument('--backend', default='torch', choices=BACKENDS,
                        help='torch, or onnxruntime with --onnx (default: %(default)s)')
     group.add_argument('--onnx', default='', metavar='PATH',
-                       help='fused .onnx model from dinov3-seg-export (onnxruntime backend)')
+                       help='fused .onnx model from dinov3-seg-export (needs --backend '
+                            'onnxruntime)')
+    add_seed_argument(group)
     group.add_argument('--warmup', type=int, default=warmup,
                        help='warm-up passes before the first real frame (default: %(default)s)')
 
 
+def add_seed_argument(parser: Any) -> None:
+    """Add --seed: the seed of random weights, the same in every CLI and in training."""
+    parser.add_argument('--seed', type=int, default=RANDOM_SEED,
+                        help='seed of the random backbone/head weights used without '
+                             "--backbone-weights/--head-weights (dinov3-seg-train's run.seed; "
+                             'default: %(default)s)')
+
+
+def check_onnx_backend(onnx: str, backend: str) -> None:
+    """--onnx is never silently ignored: it needs a backend that runs ONNX models."""
+    if onnx and backend == 'torch':
+        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime (the torch backend '
+                          'builds the model from --backbone-weights/--head-weights)')
+
+
 def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
     """Build a validated ModelConfig from add_model_arguments' options (ConfigError if invalid)."""
+    check_onnx_backend(args.onnx, args.backend)
     return ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                        head_weights=tuple(args.head_weights), classes_file=args.classes,
                        input_size=args.input_size, device=args.device, dtype=args.dtype,
-                       backend=args.backend, onnx_model=args.onnx, warmup=args.warmup)
+                       backend=args.backend, onnx_model=args.onnx, warmup=args.warmup,
+                       seed=args.seed)

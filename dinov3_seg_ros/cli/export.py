@@ -16,6 +16,10 @@
 
 Example: dinov3-seg-export --backbone vits16plus --backbone-weights dinov3_vits16plus.pth
 --head-weights model.pth --out dinov3_seg.onnx --check
+
+Without --backbone-weights / --head-weights the random weights are the ones dinov3-seg-infer,
+-bench and -eval build from the same --seed (marked untrained in the metadata), so
+`--backend onnxruntime --onnx` gives the labels `--backend torch` gives.
 """
 
 import argparse
@@ -24,8 +28,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
-from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
+from dinov3_seg_ros.cli.common import run_cli, setup_logging
+from dinov3_seg_ros.core.config import InputSize, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 
 DEFAULT_SIZE = '640x480'
@@ -41,12 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backbone-weights', default='', metavar='PATH',
                         help="Meta's DINOv3 .pth or a timm .safetensors (default: random "
                              'weights, marked untrained in the metadata)')
-    parser.add_argument('--head-weights', nargs='+', required=True, metavar='PATH',
+    parser.add_argument('--head-weights', nargs='*', default=[], metavar='PATH',
                         help='head checkpoints: the upstream bare model.pth, project or '
-                             'training checkpoints; several heads share one backbone pass')
+                             'training checkpoints; several heads share one backbone pass '
+                             '(default: a random head, marked untrained in the metadata)')
     parser.add_argument('--classes', default='', metavar='PATH',
                         help='class names of the first head, one per line (names the '
-                             'classes of the upstream model.pth)')
+                             'classes of the upstream model.pth or of the random head)')
+    add_seed_argument(parser)
     parser.add_argument('--out', required=True, metavar='PATH', help='output .onnx file')
     parser.add_argument('--head-only', action='store_true',
                         help="export the head alone: 'features' (N,C,h,w) -> 'logits' "
@@ -67,20 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def traced_size(text: str) -> Tuple[str, Tuple[int, int]]:
-    """--input-size -> (recorded input size, traced (H, W) in multiples of 16)."""
-    from dinov3_seg_ros.core.onnx_export import patch_multiple
+    """--input-size -> (recorded input size, traced (H, W) in multiples of 16).
+
+    The traced size is what the preprocessing feeds the model for a 640x480 (4:3) frame.
+    """
+    from dinov3_seg_ros.core.preprocess import model_input_size
     size = InputSize.parse(text)
-    if size.mode == 'fixed':
-        return str(size), patch_multiple((size.height, size.width))
-    if size.mode == 'long':
-        return str(size), patch_multiple((size.long_side * 3 / 4, size.long_side))
-    return 'native', (480, 640)
+    return str(size), model_input_size(480, 640, size)
 
 
 def sample_image(size: Tuple[int, int], mean: Sequence[float],
                  std: Sequence[float]) -> 'np.ndarray':
-    """Load a real photo (skimage astronaut, else a synthetic scene) as normalized (1,3,H,W)."""
-    import cv2
+    """A real photo (skimage astronaut, else a synthetic scene) preprocessed to (1, 3, H, W)."""
+    from dinov3_seg_ros.core.preprocess import Preprocessor
     try:
         from skimage import data
         rgb = data.astronaut()
@@ -88,9 +94,7 @@ def sample_image(size: Tuple[int, int], mean: Sequence[float],
         yy, xx = np.mgrid[0:size[0], 0:size[1]]
         rgb = np.stack([xx * 255 // max(1, size[1]), yy * 255 // max(1, size[0]),
                         (xx + yy) % 256], axis=-1).astype(np.uint8)
-    rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    x = (rgb.astype(np.float32) / 255.0 - np.float32(mean)) / np.float32(std)
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    return Preprocessor(f'{size[1]}x{size[0]}', mean, std).to_numpy(rgb)[0]
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> int:
@@ -101,16 +105,20 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core import onnx_export
     from dinov3_seg_ros.core.onnx_parity import check_parity
-    from dinov3_seg_ros.core.segmenter import head_names_for
+    from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
     if not args.out.endswith('.onnx'):
         raise ConfigError(f'--out: {args.out!r} should end with .onnx')
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise ConfigError(f'--out: the directory of {args.out!r} does not exist')
-    if args.head_only and len(args.head_weights) != 1:
+    if args.head_only and len(args.head_weights) > 1:
         raise ConfigError('--head-only exports one head: give one --head-weights file')
     recorded, size = traced_size(args.input_size)
-    heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
-             for i, path in enumerate(args.head_weights)]
+    if args.head_weights:
+        heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
+                 for i, path in enumerate(args.head_weights)]
+    else:  # the random head infer/bench build from the same seed
+        heads = load_heads(ModelConfig(backbone=args.backbone, classes_file=args.classes,
+                                       seed=args.seed), args.backbone)
     names = head_names_for(args.head_weights)
     grid = (size[0] // 16, size[1] // 16)
     if args.head_only:
@@ -120,7 +128,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                                          backbone=backbone, grid=grid, opset=args.opset,
                                          exporter=args.exporter)
     else:
-        backbone = build_backbone(args.backbone, args.backbone_weights)
+        backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed)
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)

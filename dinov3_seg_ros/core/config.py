@@ -76,7 +76,8 @@ class ModelConfig:
 
     head_weights lists one or more head checkpoints; every head consumes the same
     backbone pass. An empty backbone_weights or head_weights means random weights
-    (a loud warning, and the outputs are marked untrained).
+    (a loud warning, and the outputs are marked untrained), drawn from seed: infer, export,
+    bench and eval build the same model from the same seed (train: run.seed).
 
     compile (torch backend only) wraps the backbone's forward with torch.compile: about 19%
     faster on the CPU (631 vs 783 ms for vits16plus at 640x480 on 2 cores) at the cost of
@@ -96,6 +97,7 @@ class ModelConfig:
     onnx_model: str = ''
     warmup: int = 1
     compile: bool = False
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.head_weights, str):

@@ -44,6 +44,7 @@ from .errors import CheckpointError, ConfigError, one_line
 from .onnx_metadata import build_metadata, write_metadata
 from .onnx_parity import compare_outputs, reference_outputs
 from .onnx_rope import traceable_rope
+from .preprocess import round_to_patch
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_OPSET = 18
@@ -85,12 +86,6 @@ def prepare_heads(heads: Sequence[HeadCheckpoint], fuse_bn: bool = True) -> List
             module = copy.deepcopy(module).fuse_batchnorm()
         modules.append(module.eval())
     return modules
-
-
-def patch_multiple(size: Sequence[int]) -> Tuple[int, int]:
-    """(H, W) rounded to the nearest multiples of the patch size (at least one patch)."""
-    height, width = (max(PATCH_SIZE, int(round(v / PATCH_SIZE)) * PATCH_SIZE) for v in size)
-    return height, width
 
 
 def _output_names(count: int) -> List[str]:
@@ -247,7 +242,7 @@ def export_fused(backbone: DinoV3Backbone, heads: Sequence[HeadCheckpoint], path
             raise CheckpointError(f'head {name!r} expects {checkpoint.head.in_channels} '
                                   f'channels but {backbone.spec.name} gives '
                                   f'{backbone.embed_dim}')
-    size = patch_multiple(size)
+    size = (round_to_patch(size[0]), round_to_patch(size[1]))  # the preprocessing's rounding
     model = FusedModel(backbone, prepare_heads(heads, fuse_bn)).eval()
     rows, cols = size[0] // PATCH_SIZE, size[1] // PATCH_SIZE
     probe = torch.randn(1, 3, PATCH_SIZE * (3 if rows != 3 else 4),

@@ -41,7 +41,7 @@ from .preprocess import check_rgb, Preprocessor, ResizeInfo
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_NUM_CLASSES = 134
-RANDOM_SEED = 0
+RANDOM_SEED = 0  # the default seed of random backbone/head weights (ModelConfig.seed)
 
 
 @dataclass
@@ -74,11 +74,12 @@ def head_names_for(paths: Sequence[str]) -> List[str]:
     return names or ['head0']
 
 
-def random_head(in_channels: int, class_names: Sequence[str]) -> HeadCheckpoint:
+def random_head(in_channels: int, class_names: Sequence[str],
+                seed: int = RANDOM_SEED) -> HeadCheckpoint:
     """Build a randomly initialised (seeded, reproducible) ASPP head marked untrained."""
     config = HeadConfig(in_channels=in_channels, num_classes=len(class_names))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
+        torch.manual_seed(seed)
         state = build_head(config).state_dict()
     return HeadCheckpoint(state, config, list(class_names), metadata={'untrained': True})
 
@@ -93,7 +94,7 @@ def load_heads(config: ModelConfig, backbone: str) -> List[HeadCheckpoint]:
     if not config.head_weights:
         names = (read_class_names(config.classes_file) if config.classes_file
                  else default_class_names(DEFAULT_NUM_CLASSES))
-        return [random_head(spec.embed_dim, names)]
+        return [random_head(spec.embed_dim, names, config.seed)]
     heads = []
     for i, path in enumerate(config.head_weights):
         head = load_head_checkpoint(path, config.classes_file if i == 0 else '')
@@ -166,7 +167,7 @@ class Segmenter:
         self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         device = select_device(config.device)
         self.dtype = select_dtype(config.dtype, device)
-        backbone = build_backbone(config.backbone, config.backbone_weights, seed=RANDOM_SEED)
+        backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
         self.backbone = backbone.to(device)
         self.backbone_name = backbone.spec.name
         self.compiled = config.compile and compile_forward(self.backbone)
@@ -178,7 +179,8 @@ class Segmenter:
             module = head.build()
             if hasattr(module, 'fuse_batchnorm'):
                 module = module.fuse_batchnorm()
-            # backbone features are NHWC in memory already: channels_last avoids a copy
+            # backbone features are NCHW views of (B, h*w, C) tokens, i.e. channels_last
+            # in memory already: a channels_last head avoids a copy
             self.heads.append(module.to(device, memory_format=torch.channels_last))
         first = self.head_checkpoints[0]
         self.mean = tuple(first.mean) if first.mean is not None else backbone.mean
