@@ -202,7 +202,8 @@ class Segmenter:
 
     def _init_onnxruntime(self, config: ModelConfig) -> None:
         from .onnx_backend import OnnxRuntimeBackend  # optional dependency, loaded on demand
-        self._ort = backend = OnnxRuntimeBackend(config.onnx_model, config.device)
+        self._ort = backend = OnnxRuntimeBackend(config.onnx_model, config.device,
+                                                 input_size=config.input_size)
         meta = backend.metadata
         if backend.kind != 'fused':
             raise ConfigError(f'onnx_model: {config.onnx_model!r} is a head-only model; the '
@@ -261,7 +262,8 @@ class Segmenter:
             outputs = self._ort(x)
             timer.mark('backbone')
             timer.mark('head')  # fused model: the heads' time is inside 'backbone'
-            return [np.asarray(o, np.float32) for o in outputs], info
+            return [o if on_accelerator(o) else np.asarray(o, np.float32)
+                    for o in outputs], info
         x, info = self.preprocessor(rgb)
         timer.mark('preprocess')
         with torch.inference_mode(), autocast(self._torch_device, self.dtype):
