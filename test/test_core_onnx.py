@@ -150,6 +150,8 @@ def test_io_binding_path_matches_the_plain_run(fused):
     bound, plain = backend.run_bound(x), backend(x.numpy())
     assert len(bound) == 1 and bound[0].shape == plain[0].shape == (1, 134, 3, 4)
     assert np.array_equal(bound[0], plain[0])
+    assert backend.output_shapes(x.shape) == [plain[0].shape]  # what CUDA binding allocates
+    assert backend.output_types == ['tensor(float)']
 
 
 def test_two_heads_get_numbered_outputs_and_their_own_classes(tmp_path):

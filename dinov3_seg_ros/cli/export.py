@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                              'one (default: %(default)s)')
     parser.add_argument('--static', action='store_true',
                         help='export for the fixed --input-size (no dynamic H/W)')
+    parser.add_argument('--precision', default='float32', choices=('float32', 'float16'),
+                        help='float16: fp16 weights and compute for the ONNX Runtime CUDA '
+                             'provider, float32 input/outputs (default: %(default)s)')
     parser.add_argument('--check', action='store_true',
                         help='run ONNX Runtime and PyTorch on a photo and print the parity')
     add_verbosity_arguments(parser)
@@ -132,13 +135,15 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)
+    from dinov3_seg_ros.core.onnx_precision import convert_precision
+    convert_precision(args.out, args.precision)
     meta = result.metadata
     megabytes = os.path.getsize(args.out) / 1e6
     shape = 'dynamic N, H, W' if result.dynamic else f'FIXED {size[1]}x{size[0]} (WxH)'
     print(f'wrote {args.out} ({megabytes:.1f} MB): {meta["kind"]} {meta["backbone"]}, heads '
           + ', '.join(f'{n} [{k} classes]' for n, k in zip(meta['head_names'],
                                                            meta['num_classes']))
-          + f', {shape}, opset {args.opset}, exporter {result.exporter}'
+          + f', {shape}, opset {args.opset}, exporter {result.exporter}, {args.precision}'
           + (', UNTRAINED weights' if meta.get('untrained') else ''))
     if args.check:  # the torch reference, built only when asked for
         modules = onnx_export.prepare_heads(heads, True)

@@ -98,6 +98,8 @@ class DinoV3Backbone(nn.Module):
         self.spec = backbone_spec(variant)
         self.model = timm.create_model(self.spec.timm_name, pretrained=False,
                                        dynamic_img_size=True, num_classes=0)
+        from .rope_cache import install_rope_cache  # RoPE table once per frame size
+        install_rope_cache(getattr(self.model, 'rope', None))
         cfg = self.model.pretrained_cfg
         # Normalization comes from the model's own pretrained config (ImageNet for DINOv3).
         self.mean: Tuple[float, ...] = tuple(float(v) for v in cfg['mean'])

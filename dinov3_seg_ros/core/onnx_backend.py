@@ -14,18 +14,24 @@
 
 """ONNX Runtime inference of the exported models (onnxruntime is imported lazily).
 
-Providers, best first: TensorRT (fp16, engine cache), CUDA, CPU. The model describes
-itself: its 'dinov3_seg_ros' metadata gives class names, heads, backbone, mean and std.
+Providers, best first: TensorRT (fp16, an engine cache folder per model file, precision and
+shape profile: tensorrt_cache), CUDA, CPU. The model describes itself: its 'dinov3_seg_ros'
+metadata gives class names, heads, backbone, mean and std. On CUDA, torch tensors are bound
+in place for the input AND the outputs (IO binding on torch's current stream): the logits
+stay on the GPU for device_labels.
 """
 
 import logging
 import os
+import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .config import InputSize
 from .errors import CheckpointError, ConfigError, one_line
 from .onnx_metadata import parse_metadata
+from .tensorrt_cache import trt_options
 
 LOGGER = logging.getLogger(__name__)
 TRT = 'TensorrtExecutionProvider'
@@ -68,22 +74,28 @@ def physical_cores() -> int:
 
 
 def provider_plan(available: Sequence[str], device: str, tensorrt: bool = True,
-                  fp16: bool = True, trt_cache_dir: str = '',
-                  device_id: int = 0) -> List[List[Tuple[str, Dict[str, Any]]]]:
+                  fp16: bool = True, trt_cache_dir: str = '', device_id: int = 0,
+                  trt: Optional[Dict[str, Any]] = None,
+                  stream: int = 0) -> List[List[Tuple[str, Dict[str, Any]]]]:
     """List the provider lists to try in order (the first that loads wins) for a device kind.
 
-    device is 'auto', 'cpu' or 'cuda'; each entry is [(provider, options), ...].
+    device is 'auto', 'cpu' or 'cuda'; each entry is [(provider, options), ...]. trt: the
+    TensorRT options (tensorrt_cache.trt_options), default one shared cache folder; stream:
+    a CUDA stream handle both GPU providers run on (torch's current stream), 0 for theirs.
     """
     if device == 'cpu':
         return [[(CPU, {})]]
     cpu = [(CPU, {})]
-    cuda = [(CUDA, {'device_id': device_id})] if CUDA in available else []
-    trt = []
+    on_stream = {'user_compute_stream': str(stream)} if stream else {}
+    cuda = [(CUDA, {'device_id': device_id, **on_stream})] if CUDA in available else []
+    options, trt = trt, []
     if tensorrt and TRT in available:
         cache = trt_cache_dir or DEFAULT_TRT_CACHE
-        trt = [(TRT, {'device_id': device_id, 'trt_fp16_enable': bool(fp16),
-                      'trt_engine_cache_enable': True, 'trt_engine_cache_path': cache,
-                      'trt_timing_cache_enable': True, 'trt_timing_cache_path': cache})]
+        options = options or {
+            'device_id': device_id, 'trt_fp16_enable': bool(fp16),
+            'trt_engine_cache_enable': True, 'trt_engine_cache_path': cache,
+            'trt_timing_cache_enable': True, 'trt_timing_cache_path': cache}
+        trt = [(TRT, {**options, **on_stream})]
     if device.startswith('cuda') and not cuda and not trt:
         raise ConfigError(f"device: {device!r} requested but onnxruntime has no CUDA provider "
                           f'(available: {", ".join(available)}); install onnxruntime-gpu')
@@ -103,12 +115,22 @@ def parse_device(device: str) -> Tuple[str, int]:
     return kind, int(index or 0)
 
 
+def torch_stream(kind: str, index: int) -> int:
+    """Handle of torch's current CUDA stream when torch is loaded with CUDA, else 0."""
+    torch = sys.modules.get('torch')  # never imported here: torch-free sessions stay so
+    if kind == 'cpu' or torch is None or not torch.cuda.is_available():
+        return 0
+    return int(torch.cuda.current_stream(index).cuda_stream)
+
+
 def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16: bool = True,
-                 trt_cache_dir: str = '', threads: int = 0) -> Any:
+                 trt_cache_dir: str = '', threads: int = 0,
+                 input_size: Optional[InputSize] = None) -> Any:
     """Open an onnxruntime.InferenceSession on the best providers for device (provider_plan).
 
-    Raises CheckpointError for a missing or unreadable model, ConfigError when device='cuda'
-    cannot be honoured.
+    input_size gives the TensorRT shape profile (default: long side 640). Raises
+    CheckpointError for a missing or unreadable model, ConfigError when device='cuda' cannot
+    be honoured.
     """
     ort = import_onnxruntime()
     if not path or not os.path.isfile(path):
@@ -120,8 +142,14 @@ def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16
     options.intra_op_num_threads = threads if threads > 0 else physical_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    plans = provider_plan(ort.get_available_providers(), kind, tensorrt, fp16, trt_cache_dir,
-                          index)
+    available = ort.get_available_providers()
+    trt = None
+    if tensorrt and TRT in available and kind != 'cpu':
+        trt = trt_options(path, trt_cache_dir or DEFAULT_TRT_CACHE,
+                          'float16' if fp16 else 'float32', input_size or InputSize(),
+                          _first_input_name(path), index)
+    plans = provider_plan(available, kind, tensorrt, fp16, trt_cache_dir, index, trt,
+                          torch_stream(kind, index))
     errors = []
     for plan in plans:
         try:
@@ -145,6 +173,12 @@ def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16
     return session
 
 
+def _first_input_name(path: str) -> str:
+    """Name of the model's first graph input (read without the weights)."""
+    import onnx
+    return onnx.load(path, load_external_data=False).graph.input[0].name
+
+
 class OnnxRuntimeBackend:
     """An exported model in an ONNX Runtime session.
 
@@ -154,9 +188,11 @@ class OnnxRuntimeBackend:
     """
 
     def __init__(self, path: str, device: str = 'auto', *, tensorrt: bool = True,
-                 fp16: bool = True, trt_cache_dir: str = '', threads: int = 0) -> None:
+                 fp16: bool = True, trt_cache_dir: str = '', threads: int = 0,
+                 input_size: Optional[InputSize] = None) -> None:
         self.session = open_session(path, device, tensorrt=tensorrt, fp16=fp16,
-                                    trt_cache_dir=trt_cache_dir, threads=threads)
+                                    trt_cache_dir=trt_cache_dir, threads=threads,
+                                    input_size=input_size)
         self.path = path
         self.threads = self.session.get_session_options().intra_op_num_threads
         self.providers: List[str] = list(self.session.get_providers())
@@ -167,6 +203,7 @@ class OnnxRuntimeBackend:
         self.input_name = self.session.get_inputs()[0].name
         self.input_shape = list(self.session.get_inputs()[0].shape)
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.output_types = [o.type for o in self.session.get_outputs()]
         heads = len(self.metadata.get('head_names') or [])
         if heads != len(self.output_names):
             raise CheckpointError(f'{path!r}: {len(self.output_names)} outputs but metadata '
@@ -207,19 +244,42 @@ class OnnxRuntimeBackend:
         self._check_shape(x.shape)
         return self.session.run(self.output_names, {self.input_name: x})
 
-    def run_bound(self, x: Any) -> List[np.ndarray]:
-        """Run on a torch tensor in place (IO binding, no copy); logits come back on the host.
+    def output_shapes(self, shape: Sequence[int]) -> List[Tuple[int, ...]]:
+        """(N, K_i, h, w) of every output for an (N, C, H, W) input (fused: h = H / 16)."""
+        n, _, height, width = shape
+        if self.kind == 'fused':
+            height, width = height // 16, width // 16
+        return [(n, len(names), height, width) for names in self.class_names]
 
-        Used for CUDA tensors when the session runs on CUDA; CPU tensors work too.
+    def run_bound(self, x: Any) -> List[Any]:
+        """Run on a torch tensor in place (IO binding, no copy).
+
+        A CUDA tensor: the outputs are bound to new torch tensors on the same GPU and
+        returned as (N, K_i, h, w) torch tensors, ordered on torch's stream (no host copy).
+        A CPU tensor: the logits come back as numpy arrays.
         """
+        import torch
         x = x.detach().float().contiguous()
         self._check_shape(tuple(x.shape))
         binding = self.session.io_binding()
-        binding.bind_input(name=self.input_name, device_type='cuda' if x.is_cuda else 'cpu',
-                           device_id=x.device.index or 0, element_type=np.float32,
+        device_type, device_id = ('cuda' if x.is_cuda else 'cpu'), x.device.index or 0
+        binding.bind_input(name=self.input_name, device_type=device_type,
+                           device_id=device_id, element_type=np.float32,
                            shape=tuple(x.shape), buffer_ptr=x.data_ptr())
-        for name in self.output_names:
-            binding.bind_output(name, 'cpu')
+        if not x.is_cuda:
+            for name in self.output_names:
+                binding.bind_output(name, 'cpu')
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()
+        outputs = []
+        for name, kind, shape in zip(self.output_names, self.output_types,
+                                     self.output_shapes(x.shape)):
+            half = kind == 'tensor(float16)'
+            out = torch.empty(shape, device=x.device,
+                              dtype=torch.float16 if half else torch.float32)
+            binding.bind_output(name, device_type, device_id,
+                                np.float16 if half else np.float32, shape, out.data_ptr())
+            outputs.append(out)
         binding.synchronize_inputs()
         self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+        return [out.float() for out in outputs]

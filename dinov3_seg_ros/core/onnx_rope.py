@@ -52,7 +52,7 @@ def traceable_rope(backbone: DinoV3Backbone) -> Iterator[bool]:
     """Swap the backbone's RoPE for the traceable one while exporting; yield whether it did."""
     model = backbone.model
     rope = getattr(model, 'rope', None)
-    if not (type(rope).__name__ == 'RotaryEmbeddingDinoV3'
+    if not (any(c.__name__ == 'RotaryEmbeddingDinoV3' for c in type(rope).__mro__)
             and getattr(rope, 'normalize_coords', '') == 'separate'
             and getattr(rope, 'grid_indexing', '') == 'ij'
             and hasattr(rope, '_get_pos_embed_from_coords')):

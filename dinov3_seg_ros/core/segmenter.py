@@ -36,7 +36,9 @@ from .device import autocast, device_label, select_device, select_dtype, StageTi
 from .errors import CheckpointError, ConfigError
 from .heads import build_head, HeadConfig
 from .overlay import class_palette, colorize, render_overlay
-from .postprocess import label_dtype, labels_from_logits, LogitsLike, postprocess
+from .device_labels import labels_to_host, on_accelerator
+from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
+from .postprocess import postprocess
 from .preprocess import check_rgb, Preprocessor, ResizeInfo
 
 LOGGER = logging.getLogger(__name__)
@@ -202,7 +204,8 @@ class Segmenter:
 
     def _init_onnxruntime(self, config: ModelConfig) -> None:
         from .onnx_backend import OnnxRuntimeBackend  # optional dependency, loaded on demand
-        self._ort = backend = OnnxRuntimeBackend(config.onnx_model, config.device)
+        self._ort = backend = OnnxRuntimeBackend(config.onnx_model, config.device,
+                                                 input_size=config.input_size)
         meta = backend.metadata
         if backend.kind != 'fused':
             raise ConfigError(f'onnx_model: {config.onnx_model!r} is a head-only model; the '
@@ -250,8 +253,8 @@ class Segmenter:
             return [head(features).float() for head in self.heads]
 
     def _logits(self, rgb: np.ndarray, timer: StageTimer
-                ) -> Tuple[List[np.ndarray], ResizeInfo]:
-        """Preprocess, backbone and heads; returns host float32 logits (the one sync)."""
+                ) -> Tuple[List[LogitsLike], ResizeInfo]:
+        """Preprocess, backbone and heads; float32 logits, left on the device on CUDA."""
         if self._ort is not None:
             if self._torch_device.type == 'cuda':
                 x, info = self.preprocessor(rgb)
@@ -261,7 +264,8 @@ class Segmenter:
             outputs = self._ort(x)
             timer.mark('backbone')
             timer.mark('head')  # fused model: the heads' time is inside 'backbone'
-            return [np.asarray(o, np.float32) for o in outputs], info
+            return [o if on_accelerator(o) else np.asarray(o, np.float32)
+                    for o in outputs], info
         x, info = self.preprocessor(rgb)
         timer.mark('preprocess')
         with torch.inference_mode(), autocast(self._torch_device, self.dtype):
@@ -269,6 +273,8 @@ class Segmenter:
             timer.mark('backbone')
             logits = [head(features) for head in self.heads]
             timer.mark('head')
+        if self._torch_device.type == 'cuda':  # labels are computed there (device_labels)
+            return [lg.float() for lg in logits], info
         return [lg.float().cpu().numpy() for lg in logits], info
 
     def __call__(self, rgb: np.ndarray, overlay: bool = False, colored: bool = False,
@@ -292,12 +298,19 @@ class Segmenter:
                     alpha: float = 0.5, draw_labels: bool = True) -> SegmentationResult:
         """Labels and images from per-head (1, K_i, h, w) logits of rgb (see __call__).
 
-        timings_ms holds 'postprocess' and 'overlay' only.
+        timings_ms holds 'postprocess' and 'overlay' only. Logits on a GPU: labels of every
+        head are computed there and copied in one transfer (on CUDA 'postprocess' then also
+        holds the wait for the model, which runs asynchronously).
         """
         t0 = time.perf_counter()
-        labels, conf = postprocess(logits[0], info, confidence, self.label_dtype)
-        extra = {name: labels_from_logits(lg, info.height, info.width)
-                 for name, lg in zip(self.head_names[1:], logits[1:])}
+        if on_accelerator(logits[0]):
+            labels, *others = labels_to_host(logits, info.height, info.width)
+            extra = dict(zip(self.head_names[1:], others))
+            conf = confidence_map(logits[0], info.height, info.width) if confidence else None
+        else:
+            labels, conf = postprocess(logits[0], info, confidence, self.label_dtype)
+            extra = {name: labels_from_logits(lg, info.height, info.width)
+                     for name, lg in zip(self.head_names[1:], logits[1:])}
         t1 = time.perf_counter()
         colored_image = colorize(labels, self.palette) if colored else None
         overlay_image = None
