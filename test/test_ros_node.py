@@ -240,6 +240,23 @@ def test_runtime_parameters_apply_and_invalid_ones_are_rejected(node, client, ph
     client.request(rgb_message(photo), ('labels', 'colored'), REPLY_S)
 
 
+def test_enable_service_is_the_enabled_parameter(node, client, photo):
+    from std_srvs.srv import SetBool
+    try:
+        reply = client.call(SetBool, '/enable', SetBool.Request(data=False))
+        assert reply.success and reply.message == 'disabled'
+        assert client.get_parameters(['enabled'])[0].bool_value is False
+        msg = rgb_message(photo)
+        client.stamp(msg)
+        client.publish(msg)
+        assert not client.wait_until(
+            lambda: client.find('labels', stamp_key(msg.header)) is not None, 3.0)
+    finally:
+        assert client.call(SetBool, '/enable', SetBool.Request(data=True)).success
+    assert client.get_parameters(['enabled'])[0].bool_value is True
+    client.request(rgb_message(photo), ('labels',), REPLY_S)
+
+
 def test_label_info_is_latched(node, client):
     pytest.importorskip('vision_msgs.msg')
     info = client.label_info(REPLY_S)
