@@ -41,13 +41,9 @@ from ..core.segmenter import Segmenter
 from .diagnostics import build_status, WindowStats
 from .frame_slot import FrameSlot
 from .params import NodeParams
-from .qos import input_qos, latched_qos, output_qos
-from .node_common import topic_token
-
-try:  # vision_msgs is optional: without it the node publishes no label_info topic
-    from vision_msgs.msg import LabelInfo, VisionClass
-except ImportError:  # pragma: no cover - depends on the ROS installation
-    LabelInfo = VisionClass = None
+from .camera_info import CameraInfoRelay
+from .outputs import CameraOutputs, head_class_names, label_info_publishers
+from .qos import input_qos, output_qos
 
 THROTTLE_S = 5.0
 
@@ -62,7 +58,6 @@ class SegmentationRuntime:
         self._slot: FrameSlot[Any] = FrameSlot()
         self._worker: Optional[threading.Thread] = None
         self._subscription: Any = None
-        self._create_publishers()
         compressed = params().input_transport == 'compressed'
         self._check = codec.check_compressed if compressed else codec.check_image
         self._decode = codec.compressed_to_rgb if compressed else codec.image_to_rgb
@@ -70,6 +65,7 @@ class SegmentationRuntime:
         # image_transport convention: the compressed topic is <remapped 'image'>/compressed
         self.input_topic = (node.resolve_topic_name('image') + '/compressed' if compressed
                             else node.resolve_topic_name('image'))
+        self._create_publishers()
         self._timer = node.create_timer(params().diagnostics_period, self._publish_diagnostics)
 
     @property
@@ -86,24 +82,14 @@ class SegmentationRuntime:
                 + (', UNTRAINED weights' if seg.untrained else ''))
 
     def _create_publishers(self) -> None:
-        node, seg = self._node, self.segmenter
-        qos = output_qos(self._params().output_depth)
-        self._labels_pub = node.create_publisher(Image, 'segmentation/labels', qos)
-        self._overlay_pub = node.create_publisher(Image, 'segmentation/overlay', qos)
-        self._colored_pub = node.create_publisher(Image, 'segmentation/colored', qos)
-        self._extra_pubs = {
-            name: node.create_publisher(Image, f'segmentation/heads/{topic_token(name)}/labels',
-                                        qos)
-            for name in seg.head_names[1:]}
+        node, seg, params = self._node, self.segmenter, self._params()
+        self.outputs = CameraOutputs(node, '', seg.head_names, params.output_depth)
+        self.camera_info = CameraInfoRelay(
+            node, node.resolve_topic_name('image'), '', input_qos(params.input_reliability, 1),
+            output_qos(params.output_depth))
         self._diagnostics_pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._label_info_pub = None
-        if LabelInfo is not None:
-            self._label_info_pub = node.create_publisher(LabelInfo, 'segmentation/label_info',
-                                                         latched_qos())
-            self._label_info_pub.publish(LabelInfo(
-                header=Header(stamp=node.get_clock().now().to_msg()), threshold=0.0,
-                class_map=[VisionClass(class_id=i, class_name=name)
-                           for i, name in enumerate(seg.class_names)]))
+        self._label_info_pubs = label_info_publishers(node, seg.head_names,
+                                                      head_class_names(seg))
 
     def activate(self) -> None:
         """Subscribe to the camera and start the worker (no-op when active)."""
@@ -114,6 +100,7 @@ class SegmentationRuntime:
         self._worker = threading.Thread(target=self._work, args=(self._slot,),
                                         name='segmentation-worker', daemon=True)
         self._worker.start()
+        self.camera_info.subscribe()
         self._subscription = self._node.create_subscription(
             self._msg_type, self.input_topic, self._on_image,
             input_qos(params.input_reliability, params.input_depth))
@@ -123,6 +110,7 @@ class SegmentationRuntime:
         if self._subscription is not None:
             self._node.destroy_subscription(self._subscription)
             self._subscription = None
+        self.camera_info.unsubscribe()
         self._slot.close()
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=30.0)
@@ -133,11 +121,11 @@ class SegmentationRuntime:
         self.deactivate()
         node = self._node
         node.destroy_timer(self._timer)
-        for pub in (self._labels_pub, self._overlay_pub, self._colored_pub,
-                    self._diagnostics_pub, self._label_info_pub, *self._extra_pubs.values()):
-            if pub is not None:
-                node.destroy_publisher(pub)
-        self._extra_pubs = {}
+        self.outputs.destroy()
+        self.camera_info.destroy()
+        for pub in (self._diagnostics_pub, *self._label_info_pubs):
+            node.destroy_publisher(pub)
+        self._label_info_pubs = []
         on_cuda = self.segmenter is not None and 'cuda' in str(self.segmenter.device)
         self.segmenter = None
         gc.collect()
@@ -184,20 +172,11 @@ class SegmentationRuntime:
         started = time.perf_counter()
         params = self._params()
         rgb, encoding = self._decode(msg)
-        result = self.segmenter(
-            rgb, alpha=params.overlay_alpha, draw_labels=params.draw_labels,
-            overlay=params.publish_overlay and self._overlay_pub.get_subscription_count() > 0,
-            colored=params.publish_colored and self._colored_pub.get_subscription_count() > 0)
+        result = self.segmenter(rgb, alpha=params.overlay_alpha,
+                                draw_labels=params.draw_labels, **self.outputs.wants(params))
         header = msg.header
-        self._labels_pub.publish(codec.labels_to_image(result.labels, header))
-        if result.overlay is not None:
-            self._overlay_pub.publish(codec.rgb_to_image(
-                result.overlay, codec.overlay_encoding(encoding), header))
-        if result.colored is not None:
-            self._colored_pub.publish(codec.rgb_to_image(result.colored, 'rgb8', header))
-        for name, labels in result.extra_labels.items():
-            if name in self._extra_pubs:
-                self._extra_pubs[name].publish(codec.labels_to_image(labels, header))
+        self.outputs.publish(result, header, encoding)
+        self.camera_info.publish(header, rgb.shape[1], rgb.shape[0])
         self._stats.count_output(self._latency_s(header), time.perf_counter() - started)
 
     def _latency_s(self, header: Header) -> Optional[float]:
@@ -213,8 +192,10 @@ class SegmentationRuntime:
                 'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
                 'input_topic': self.input_topic, 'input_transport': params.input_transport,
                 'active': str(self.active).lower()}
+        info['camera_info'], problems, notes = self.camera_info.status()
+        info['camera_info_topic'] = self.camera_info.topic
         name = f'{node.get_fully_qualified_name()}: segmentation'
         status = build_status(self._stats.report(), name, seg.device, info, seg.untrained,
-                              params.enabled and self.active)
+                              params.enabled and self.active, problems, notes)
         self._diagnostics_pub.publish(DiagnosticArray(
             header=Header(stamp=node.get_clock().now().to_msg()), status=[status]))
