@@ -51,6 +51,7 @@ setup(
     entry_points={
         'console_scripts': [
             'segmentation_node = dinov3_seg_ros.ros.node:main',
+            'segmentation_lifecycle_node = dinov3_seg_ros.ros.lifecycle_node:main',
             'image_publisher = dinov3_seg_ros.ros.image_publisher:main',
             'dinov3-seg-demo = dinov3_seg_ros.ros.demo:main',
             'dinov3-seg-ros-bench = dinov3_seg_ros.ros.bench:main',

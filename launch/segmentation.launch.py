@@ -44,6 +44,8 @@ def segmentation_node(context: LaunchContext) -> list:
         value = LaunchConfiguration(name).perform(context).strip()
         if value:
             overrides[name] = value
+    if _is_true(LaunchConfiguration('lifecycle').perform(context)):
+        return managed_segmentation_node(context, overrides)
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',
@@ -121,9 +123,61 @@ def generate_launch_description() -> LaunchDescription:
         output='log',
     )
 
-    return LaunchDescription(arguments + [
+    return LaunchDescription(arguments + lifecycle_arguments() + [
         SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE',
                                LaunchConfiguration('fastdds_profile')),
         OpaqueFunction(function=segmentation_node),
         rviz,
     ])
+
+
+# --- lifecycle:=true: the managed node (segmentation_lifecycle_node) -------------------------
+def _is_true(value: str) -> bool:
+    return value.strip().lower() in ('true', '1', 'yes', 'on')
+
+
+def lifecycle_arguments() -> list:
+    """Launch arguments lifecycle and autostart."""
+    return [
+        DeclareLaunchArgument(
+            'lifecycle', default_value='false',
+            description='Run the managed node segmentation_lifecycle_node (lifecycle_msgs '
+                        'services get_state/change_state) instead of segmentation_node.'),
+        DeclareLaunchArgument(
+            'autostart', default_value='true',
+            description='With lifecycle:=true: configure the node at launch and activate it '
+                        'once configured; false leaves it unconfigured for a lifecycle '
+                        'manager.'),
+    ]
+
+
+def managed_segmentation_node(context: LaunchContext, overrides: dict) -> list:
+    """Build the lifecycle node (same parameters); configure+activate it if autostart."""
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch.events import matches_action
+    from launch_ros.actions import LifecycleNode
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    node = LifecycleNode(
+        package=PACKAGE,
+        executable='segmentation_lifecycle_node',
+        name='segmentation',
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        emulate_tty=True,
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        remappings=[('image', LaunchConfiguration('image'))],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+    )
+    if not _is_true(LaunchConfiguration('autostart').perform(context)):
+        return [node]
+
+    def transition(transition_id: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                           transition_id=transition_id))
+    activate = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+        entities=[transition(Transition.TRANSITION_ACTIVATE)]))
+    return [node, activate, transition(Transition.TRANSITION_CONFIGURE)]

@@ -50,13 +50,15 @@ def node_executable() -> str:
 class NodeProcess:
     """segmentation_node as a subprocess with its console output in a file."""
 
-    def __init__(self, tmp: Any, name: str, params_file: str, *ros_args: str) -> None:
+    def __init__(self, tmp: Any, name: str, params_file: str, *ros_args: str,
+                 command: Optional[List[str]] = None) -> None:
         self.log_path = tmp / f'{name}.log'
         env = dict(os.environ, ROS_LOG_DIR=str(tmp / 'ros_log'), PYTHONUNBUFFERED='1',
                    RCUTILS_COLORIZED_OUTPUT='0')
         self._log = open(self.log_path, 'w')
         self.proc = subprocess.Popen(
-            [node_executable(), '--ros-args', '--params-file', params_file, *ros_args],
+            [*(command or [node_executable()]), '--ros-args', '--params-file', params_file,
+             *ros_args],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def output(self) -> str:
@@ -103,6 +105,11 @@ class NodeClient:
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
         self._thread.start()
+
+    def subscribe(self, name: str, topic: str, msg_type: type = Image) -> None:
+        """Also store messages of topic (reliable) under received[name]."""
+        self.node.create_subscription(msg_type, topic, partial(self._store, name),
+                                      self._reliable)
 
     def _store(self, name: str, msg: Any) -> None:
         with self._condition:
@@ -171,6 +178,10 @@ class NodeClient:
             return False
         assert self.wait_until(check, timeout), 'no matching diagnostics'
         return found[0]
+
+    def call(self, service: type, suffix: str, request: Any, timeout: float = 60.0) -> Any:
+        """Call the node's service <node_name><suffix> and return its response."""
+        return self._call(service, suffix, request, timeout)
 
     def _call(self, service: type, suffix: str, request: Any, timeout: float = 60.0) -> Any:
         client = self.node.create_client(service, self.node_name + suffix)

@@ -240,6 +240,89 @@ def test_runtime_parameters_apply_and_invalid_ones_are_rejected(node, client, ph
     client.request(rgb_message(photo), ('labels', 'colored'), REPLY_S)
 
 
+def test_enable_service_is_the_enabled_parameter(node, client, photo):
+    from std_srvs.srv import SetBool
+    try:
+        reply = client.call(SetBool, '/enable', SetBool.Request(data=False))
+        assert reply.success and reply.message == 'disabled'
+        assert client.get_parameters(['enabled'])[0].bool_value is False
+        msg = rgb_message(photo)
+        client.stamp(msg)
+        client.publish(msg)
+        assert not client.wait_until(
+            lambda: client.find('labels', stamp_key(msg.header)) is not None, 3.0)
+    finally:
+        assert client.call(SetBool, '/enable', SetBool.Request(data=True)).success
+    assert client.get_parameters(['enabled'])[0].bool_value is True
+    client.request(rgb_message(photo), ('labels',), REPLY_S)
+
+
+def camera_info(width, height):
+    from sensor_msgs.msg import CameraInfo
+    return CameraInfo(width=width, height=height, distortion_model='plumb_bob',
+                      k=[50.0, 0.0, 32.0, 0.0, 50.0, 24.0, 0.0, 0.0, 1.0])
+
+
+def send_camera_info(client, info, key):
+    """Publish info on /cam/camera_info until the node's diagnostics report key."""
+    assert client.wait_until(lambda: client.node.count_subscribers('/cam/camera_info'), 60)
+    for _ in range(40):
+        client.publish(info, '/cam/camera_info')
+        try:
+            return client.diagnostics(lambda s: key(s['camera_info']), 2.0)
+        except AssertionError:
+            pass
+    raise AssertionError('camera_info never reached the node')
+
+
+def test_confidence_camera_info_and_compressed_outputs(node, client, photo):
+    from sensor_msgs.msg import CameraInfo
+    client.request(rgb_message(photo), ('labels',), REPLY_S)  # labels flow without it
+    status = client.diagnostics(lambda s: True, REPLY_S)
+    assert status['camera_info'] == 'never received'
+    assert 'no camera_info on /cam/camera_info' in status['message']
+    send_camera_info(client, camera_info(640, 480), lambda v: '!=' in v)
+    client.request(rgb_message(photo), ('labels',), REPLY_S)
+    status = client.diagnostics(lambda s: '!=' in s['camera_info'], REPLY_S)
+    assert status['camera_info'] == 'camera_info 640x480 != image 64x48'
+    assert status['level'] == 1 and '640x480' in status['message']
+    assert any('camera_info 640x480' in line and 'WARN' in line
+               for line in node.output().splitlines())
+    send_camera_info(client, camera_info(64, 48), lambda v: v == 'ok')
+
+    client.subscribe('confidence', '/segmentation/confidence')
+    client.subscribe('camera_info', '/segmentation/camera_info', CameraInfo)
+    client.subscribe('overlay_c', '/segmentation/overlay/compressed', CompressedImage)
+    client.subscribe('colored_c', '/segmentation/colored/compressed', CompressedImage)
+    msg = rgb_message(photo)
+    out = client.request(msg, ('labels', 'confidence', 'camera_info', 'overlay', 'colored',
+                               'overlay_c', 'colored_c'), REPLY_S)
+    for name, reply in out.items():
+        assert reply.header == msg.header, name  # exactly the labels' (= input's) header
+    info = out['camera_info']
+    assert (info.width, info.height) == (64, 48) and list(info.k)[2] == 32.0
+    conf = out['confidence']
+    assert (conf.encoding, conf.width, conf.height) == ('mono8', 64, 48)
+    values = codec.image_view(conf)[:, :, 0]
+    assert values.min() >= 255 // len(CLASSES) - 1  # max softmax of 5 classes >= 1/5
+    colored, _ = codec.compressed_to_rgb(out['colored_c'])
+    np.testing.assert_array_equal(colored, codec.image_to_rgb(out['colored'])[0])  # PNG
+    assert out['overlay_c'].format == 'rgb8; jpeg compressed bgr8'
+    overlay, _ = codec.compressed_to_rgb(out['overlay_c'])
+    raw = codec.image_to_rgb(out['overlay'])[0].astype(np.float32)
+    assert overlay.shape == raw.shape and np.abs(overlay - raw).mean() < 6.0  # JPEG: close
+
+
+def test_vision_msgs_missing_is_said_once(node):
+    try:
+        import vision_msgs.msg  # noqa: F401
+    except ImportError:
+        lines = [line for line in node.output().splitlines() if 'vision_msgs' in line]
+        assert len(lines) == 1 and 'WARN' in lines[0] and 'label_info' in lines[0]
+    else:
+        pytest.skip('vision_msgs is installed')
+
+
 def test_label_info_is_latched(node, client):
     pytest.importorskip('vision_msgs.msg')
     info = client.label_info(REPLY_S)

@@ -190,6 +190,7 @@ class Segmenter:
         self.class_names = list(first.class_names)
         self.head_names = head_names_for(config.head_weights)
         self._head_classes = [len(h.class_names) for h in self.head_checkpoints]
+        self.head_class_names = [list(h.class_names) for h in self.head_checkpoints]
         self.untrained = not backbone.pretrained or any(
             h.metadata.get('untrained') for h in self.head_checkpoints)
         self._torch_device = device
@@ -226,6 +227,7 @@ class Segmenter:
         self.class_names = list(names[0])
         self.head_names = list(meta['head_names'])
         self._head_classes = [len(n) for n in names]
+        self.head_class_names = [list(n) for n in names]
         self.backbone_name = str(meta.get('backbone') or config.backbone)
         self.untrained = bool(meta.get('untrained'))
         if self.untrained:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import math
 import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
@@ -93,9 +93,13 @@ def _mean(values: List[float]) -> float:
 
 
 def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[str, str],
-                 untrained: bool, enabled: bool) -> DiagnosticStatus:
-    """Build the DiagnosticStatus of one window: WARN for untrained weights or bad input."""
-    problems = []
+                 untrained: bool, enabled: bool, problems: Sequence[str] = (),
+                 notes: Sequence[str] = ()) -> DiagnosticStatus:
+    """Build the DiagnosticStatus of one window: WARN for untrained weights or bad input.
+
+    problems (WARN) and notes (level unchanged) are appended to the message.
+    """
+    problems = list(problems)
     if untrained:
         problems.append('UNTRAINED weights (random init): labels are meaningless')
     if report.malformed:
@@ -125,5 +129,5 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
     values.update(info)
     return DiagnosticStatus(
         level=DiagnosticStatus.WARN if problems else DiagnosticStatus.OK, name=name,
-        hardware_id=hardware_id, message='; '.join([state] + problems),
+        hardware_id=hardware_id, message='; '.join([state] + problems + list(notes)),
         values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
