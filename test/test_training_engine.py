@@ -112,7 +112,8 @@ def test_eval_cli_writes_json_report_and_plots(learned_run, tmp_path, capsys):
     checkpoint = os.path.join(run_dir, 'checkpoints', 'best.pth')
     out = str(tmp_path / 'eval')
     code = eval_cli.main(['--checkpoint', checkpoint, '--data', root, '--split', 'val2017',
-                          '--out', out, '--workers', '0', '--no-progress'])
+                          '--out', out, '--workers', '0', '--no-progress',
+                          '--resolution', 'input'])
     assert code == 0
     with open(os.path.join(out, 'report.json')) as stream:
         report = json.load(stream)

@@ -12,13 +12,17 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""dinov3-seg-eval: mIoU, pixel accuracy and per-class IoU of a head on a prepared split.
+"""dinov3-seg-eval: mIoU, mean/pixel accuracy and per-class IoU of a head on a prepared split.
 
 Example:
   dinov3-seg-eval --checkpoint runs/coco/checkpoints/best.pth --data /data/coco
       --split val2017 --backbone-weights dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth
-Writes <out>/report.json, <out>/per_class_iou.png and, when a metrics.jsonl lies next to
-the checkpoint (or one folder up), <out>/loss.png and <out>/miou.png.
+By default predictions are scored at the ORIGINAL label resolution (the mmseg / torchvision /
+Mask2Former protocol) through the node's labels_from_logits; --resolution input scores at
+the model input size like the training-time val (fast, not comparable with papers).
+Writes <out>/report.json, <out>/confusion.npy, <out>/confusion.png, <out>/per_class_iou.png,
+--num-overlays images under <out>/overlays/ and, when a metrics.jsonl lies next to the
+checkpoint (or one folder up), <out>/loss.png and <out>/miou.png.
 """
 
 import argparse
@@ -62,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of random backbone weights (without --backbone-weights; '
                              "matches dinov3-seg-train's run.seed) (default: %(default)s)")
+    parser.add_argument('--resolution', default='original', choices=('original', 'input'),
+                        help='score at the label files\' own size (default) or at the model '
+                             'input size (the training-time val)')
+    parser.add_argument('--num-overlays', type=int, default=8, metavar='N',
+                        help='write N prediction overlays to <out>/overlays (default: '
+                             '%(default)s)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     add_verbosity_arguments(parser)
     return parser
@@ -77,7 +87,7 @@ def find_metrics_log(checkpoint: str) -> str:
     return ''
 
 
-def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
+def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, Any]:
     """Load everything, run the evaluation, return the report dict."""
     import torch
     from torch.utils.data import DataLoader, Subset
@@ -89,6 +99,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
     from dinov3_seg_ros.training.distributed import pick_device
     from dinov3_seg_ros.training.evaluation import evaluate
     from dinov3_seg_ros.training.losses import FocalDiceLoss
+    from dinov3_seg_ros.training.original_eval import collate_keep_originals, evaluate_original
     checkpoint = load_head_checkpoint(args.checkpoint)
     variant = checkpoint.backbone or args.backbone
     check_head_fits(checkpoint, args.checkpoint, backbone_spec(variant))  # before any loading
@@ -100,7 +111,8 @@ def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
     std = checkpoint.std or backbone.std
     size = args.input_size or checkpoint.input_size or DEFAULT_SIZE
     dataset = SemanticSegmentationDataset(args.data, args.split, image_size=size, mean=mean,
-                                          std=std)
+                                          std=std,
+                                          original_labels=args.resolution == 'original')
     if dataset.num_classes != checkpoint.head.num_classes:
         raise ConfigError(f'{args.data}: {dataset.num_classes} classes in '
                           f'{args.split} but the head has {checkpoint.head.num_classes}')
@@ -111,12 +123,21 @@ def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
     fixed = dataset.image_size is not None and dataset.image_size.mode == 'fixed'
     loader = DataLoader(Subset(dataset, list(indices)),
                         batch_size=args.batch_size if fixed else 1,
-                        num_workers=args.workers, pin_memory=device.type == 'cuda')
+                        num_workers=args.workers, pin_memory=device.type == 'cuda',
+                        collate_fn=collate_keep_originals if dataset.original_labels else None)
     head = checkpoint.build().to(device)
     batches = tqdm(loader, desc='evaluating', unit='batch', disable=args.no_progress)
     dtype = torch.float16 if device.type == 'cuda' else None
-    summary = evaluate(head, batches, backbone, FocalDiceLoss(ignore_index=dataset.ignore_index),
-                       dataset.class_names, dataset.ignore_index, device, dtype)
+    if dataset.original_labels:
+        summary = evaluate_original(head, backbone, batches, dataset.class_names,
+                                    dataset.ignore_index, device, dtype,
+                                    os.path.join(out, 'overlays'), args.num_overlays)
+        summary['resolution'] = 'original label resolution'
+    else:
+        summary = evaluate(head, batches, backbone,
+                           FocalDiceLoss(ignore_index=dataset.ignore_index),
+                           dataset.class_names, dataset.ignore_index, device, dtype)
+        summary['resolution'] = f'model input {dataset.image_size} (labels nearest-resized)'
     return {'checkpoint': os.path.abspath(args.checkpoint), 'data': os.path.abspath(args.data),
             'split': args.split, 'backbone': backbone.spec.name,
             'backbone_weights': args.backbone_weights, 'input_size': str(dataset.image_size),
@@ -126,22 +147,33 @@ def evaluate_checkpoint(args: argparse.Namespace) -> Dict[str, Any]:
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    if args.batch_size < 1 or args.workers < 0 or args.max_images < 0:
-        raise ConfigError('--batch-size must be >= 1, --workers and --max-images >= 0')
-    report = evaluate_checkpoint(args)
+    if (args.batch_size < 1 or args.workers < 0 or args.max_images < 0
+            or args.num_overlays < 0):
+        raise ConfigError('--batch-size must be >= 1, --workers, --max-images and '
+                          '--num-overlays >= 0')
     out = args.out or f'eval_{args.split}'
+    report = evaluate_checkpoint(args, out)
     os.makedirs(out, exist_ok=True)
+    from dinov3_seg_ros.training import plots
+    confusion = report.pop('confusion', None)
+    if confusion is not None:
+        import numpy as np
+        np.save(os.path.join(out, 'confusion.npy'), confusion)
+        plots.plot_confusion(confusion, list(report['per_class_iou']),
+                             os.path.join(out, 'confusion.png'))
     report_path = os.path.join(out, 'report.json')
     with open(report_path, 'w', encoding='utf-8') as stream:
         json.dump(report, stream, indent=1)
-    from dinov3_seg_ros.training import plots
     plots.plot_per_class_iou(report['per_class_iou'], os.path.join(out, 'per_class_iou.png'),
                              f'IoU per class, {args.split} (mIoU {report["miou"] or 0:.3f})')
     log = find_metrics_log(args.checkpoint)
     if log:
         plots.plot_curves(plots.read_records(log), out)
-    print(f'mIoU {report["miou"] or 0:.4f}  pixel accuracy {report["pixel_accuracy"] or 0:.4f}'
-          f'  images {report["images"]}  -> {report_path}', flush=True)
+    mean_acc = report.get('mean_accuracy')
+    mean_acc = '' if mean_acc is None else f'  mean accuracy {mean_acc:.4f}'
+    print(f'mIoU {report["miou"] or 0:.4f}{mean_acc}  pixel accuracy '
+          f'{report["pixel_accuracy"] or 0:.4f}  images {report["images"]}  '
+          f'({report["resolution"]})  -> {report_path}', flush=True)
     return 0
 
 

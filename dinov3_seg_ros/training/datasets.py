@@ -62,7 +62,8 @@ class SemanticSegmentationDataset(Dataset):
     """Pairs root/<split>/<stem>.<ext> with root/semantic_<split>/<stem>.png.
 
     __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
-    'label': int64 (H, W) with ignore_index for void, 'path': image path}.
+    'label': int64 (H, W) with ignore_index for void, 'path': image path} (plus
+    'original_label': uint8 (H0, W0) at the file's resolution with original_labels=True).
     Images are resized like the inference preprocessing (core.preprocess: bilinear, box
     filter for large shrinks) and labels by nearest neighbour to image_size ('WxH', a long
     side like '640', 'native' = rounded to multiples of 16, an InputSize, or None for no
@@ -73,7 +74,9 @@ class SemanticSegmentationDataset(Dataset):
     def __init__(self, root: str, split: str, *, transform: Optional[JointTransform] = None,
                  image_size: Union[str, InputSize, None] = '640x640',
                  mean: Sequence[float], std: Sequence[float], ignore_index: int = IGNORE_INDEX,
-                 class_names_file: Optional[str] = None) -> None:
+                 class_names_file: Optional[str] = None,
+                 original_labels: bool = False) -> None:
+        self.original_labels = bool(original_labels)
         self.root = str(root)
         self.split = split
         self.image_dir = os.path.join(self.root, split)
@@ -92,7 +95,7 @@ class SemanticSegmentationDataset(Dataset):
         names_path = class_names_file or os.path.join(self.label_dir, CLASS_NAMES_FILE)
         if not os.path.isfile(names_path):
             raise ConfigError(f'class names file not found: {names_path} '
-                              '(run dinov3-seg-prepare-coco first or pass class_names_file)')
+                              '(run dinov3-seg-prepare-coco first or set data.class_names_file)')
         self.class_names: List[str] = read_class_names(names_path)
         self.samples: List[Tuple[str, str]] = self._pair()
 
@@ -142,11 +145,12 @@ class SemanticSegmentationDataset(Dataset):
             raise ImageError(f'label {label_path} is {label.shape[1]}x{label.shape[0]} but '
                              f'its image {image_path} is {rgb.shape[1]}x{rgb.shape[0]}')
         self._check_ids(label, label_path)
+        original = label
         height, width = self.output_size(*label.shape)
         if (height, width) != label.shape:
             rgb = resize_rgb(rgb, height, width)
             label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
-        return {'image': rgb, 'label': label, 'path': image_path}
+        return {'image': rgb, 'label': label, 'path': image_path, 'original_label': original}
 
     def raw_view(self) -> 'RawView':
         """Return a torch Dataset of this dataset's raw() samples (for a DataLoader)."""
@@ -163,7 +167,10 @@ class SemanticSegmentationDataset(Dataset):
         label = torch.from_numpy(sample['label'])
         if self.transform is not None:
             image, label = self.transform(image, label)
-        return {'image': self.normalize(image), 'label': label.long(), 'path': sample['path']}
+        item = {'image': self.normalize(image), 'label': label.long(), 'path': sample['path']}
+        if self.original_labels:  # (H0, W0) uint8 label at the file's own resolution
+            item['original_label'] = torch.from_numpy(sample['original_label'])
+        return item
 
     def validate(self, check_values: bool = False) -> int:
         """Check every pair exists with equal sizes (and label ids if asked); returns the count.

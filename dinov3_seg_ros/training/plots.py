@@ -117,6 +117,30 @@ def plot_per_class_iou(per_class: Dict[str, Optional[float]], path: str,
     return _save(fig, path)
 
 
+def plot_confusion(mat: Any, class_names: Sequence[str], path: str,
+                   title: str = 'confusion (rows: truth, normalized)') -> str:
+    """Row-normalized (K, K) confusion matrix as an image (log-free, 0..1)."""
+    import numpy as np
+    plt = _pyplot()
+    mat = np.asarray(mat, dtype=np.float64)
+    norm = mat / np.maximum(mat.sum(1, keepdims=True), 1)
+    side = min(16, max(4, 0.18 * len(class_names) + 2))
+    fig, ax = plt.subplots(figsize=(side, side))
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap='viridis')
+    if len(class_names) <= 60:
+        ticks = range(len(class_names))
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.set_xticklabels(class_names, rotation=90, fontsize=6)
+        ax.set_yticklabels(class_names, fontsize=6)
+    ax.set_xlabel('prediction')
+    ax.set_ylabel('ground truth')
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return _save(fig, path)
+
+
 def _finish(ax: Any, xlabel: str, ylabel: str, title: str, marks: Sequence[float]) -> None:
     for x in marks:
         ax.axvline(x, color='gray', linestyle=':', linewidth=1)

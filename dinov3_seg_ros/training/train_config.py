@@ -55,6 +55,7 @@ class DataConfig:
     max_train_images: int = 0
     max_val_images: int = 0
     ignore_index: int = 255
+    class_names_file: str = ''  # '' = <root>/semantic_<split>/class_names.txt
 
 
 @dataclass
