@@ -256,8 +256,8 @@ def test_segmenter_onnxruntime_labels_match_torch_on_a_photo(
     assert len(np.unique(expected)) > 1  # a real comparison, not two constant maps
 
 
-def test_released_style_backbone_export_keeps_the_bf16_rope_periods(released_style_pth,
-                                                                     tmp_path):
+def test_released_style_backbone_export_keeps_the_bf16_rope_periods(
+        released_style_pth, tmp_path):
     from conftest import normalized_image
     from dinov3_seg_ros.core.onnx_rope import traceable_rope
     data, pth = released_style_pth

@@ -88,7 +88,7 @@ def traced_size(text: str) -> Tuple[str, Tuple[int, int]]:
 
 def sample_image(size: Tuple[int, int], mean: Sequence[float],
                  std: Sequence[float]) -> 'np.ndarray':
-    """A real photo (skimage astronaut, else a synthetic scene) preprocessed to (1, 3, H, W)."""
+    """Return a real photo (skimage astronaut, else a synthetic scene) as (1, 3, H, W)."""
     from dinov3_seg_ros.core.preprocess import Preprocessor
     try:
         from skimage import data

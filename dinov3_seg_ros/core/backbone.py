@@ -156,7 +156,7 @@ class DinoV3Backbone(nn.Module):
         rope.register_buffer('periods', periods.to(rope.periods.device), persistent=False)
 
     def _apply(self, fn, *args, **kwargs):  # noqa: ANN001 - nn.Module's signature
-        """Module casts (.to, .half, ...): timm regenerates downcast periods, keep the file's."""
+        """Apply a module cast (.to, .half, ...), then restore the file's RoPE periods."""
         module = super()._apply(fn, *args, **kwargs)
         self._restore_periods()
         return module
@@ -175,7 +175,7 @@ class DinoV3Backbone(nn.Module):
         return self.forward_layers(x, 1)[0]
 
     def forward_layers(self, x: torch.Tensor, count: int = 1) -> List[torch.Tensor]:
-        """The last count blocks' normalized tokens, each (B, C, H/16, W/16)."""
+        """Return the last count blocks' normalized tokens, each (B, C, H/16, W/16)."""
         return self.model.forward_intermediates(
             x, indices=count, norm=True, output_fmt='NCHW', intermediates_only=True)
 
