@@ -327,3 +327,8 @@ class Segmenter:
         frame = np.full((height, width, 3), 128, np.uint8)
         for _ in range(runs):
             self(frame, overlay=True, colored=True)
+
+    def segment_batch(self, frames: Sequence[np.ndarray], **kwargs: object
+                      ) -> List[SegmentationResult]:
+        """Segment (H, W, 3) uint8 RGB frames, keywords of __call__ (placeholder: a loop)."""
+        return [self(frame, **kwargs) for frame in frames]

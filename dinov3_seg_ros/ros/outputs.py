@@ -94,7 +94,7 @@ class CameraOutputs:
                 self.colored.publish(codec.rgb_to_image(result.colored, 'rgb8', header))
             if self.colored_compressed.get_subscription_count() > 0:
                 self.colored_compressed.publish(compress(result.colored, 'rgb8', 'png', header))
-        if result.confidence is not None:
+        if result.confidence is not None and self.confidence.get_subscription_count() > 0:
             self.confidence.publish(codec.array_to_image(
                 confidence_to_uint8(result.confidence), 'mono8', header))
         for name, labels in result.extra_labels.items():
@@ -113,8 +113,8 @@ _missing_said = False
 
 
 def label_info_publishers(node: Node, head_names: Sequence[str],
-                          class_names: Sequence[Sequence[str]]) -> List[Any]:
-    """Latched LabelInfo: segmentation/label_info (first head), heads/<name>/label_info.
+                          class_names: Sequence[Sequence[str]], prefix: str = '') -> List[Any]:
+    """Latched LabelInfo: <prefix>segmentation/label_info (first head), heads/<name>/label_info.
 
     Without vision_msgs: no topic, and a warning once per process.
     """
@@ -126,8 +126,8 @@ def label_info_publishers(node: Node, head_names: Sequence[str],
             _missing_said = True
         return []
     stamp = node.get_clock().now().to_msg()
-    topics = ['segmentation/label_info'] + [
-        f'segmentation/heads/{topic_token(name)}/label_info' for name in head_names]
+    topics = [f'{prefix}segmentation/label_info'] + [
+        f'{prefix}segmentation/heads/{topic_token(name)}/label_info' for name in head_names]
     names = [class_names[0]] + list(class_names)
     publishers = []
     for topic, classes in zip(topics, names):

@@ -31,6 +31,7 @@ from rclpy.parameter import Parameter
 
 from ..core.config import BACKENDS, DTYPES, DEVICES, ModelConfig
 from ..core.errors import ConfigError
+from .cameras import camera_names
 from .qos import RELIABILITIES
 
 TRANSPORTS = ('raw', 'compressed')
@@ -95,6 +96,10 @@ SPECS: Tuple[ParamSpec, ...] = (
               'faster on the CPU but 25-35 s more start-up (again when the frame shape differs '
               'from the warm-up one: prefer a fixed input_size); falls back to eager with a '
               'warning.'),
+    ParamSpec('cameras', '', "Camera names (a list, or comma-separated): camera <name> reads "
+              "<name>/image and publishes <name>/segmentation/...; the newest frame of every "
+              "camera goes through the model as one batch. Empty = one camera on 'image'.",
+              dynamic_typing=True),
     ParamSpec('input_transport', 'raw', "raw: subscribe to 'image' (sensor_msgs/Image); "
               "compressed: to <remapped 'image'>/compressed (sensor_msgs/CompressedImage).",
               choices=TRANSPORTS),
@@ -134,6 +139,7 @@ class NodeParams:
     dtype: str = 'auto'
     warmup: int = 1
     compile: bool = False
+    cameras: Tuple[str, ...] = ()
     input_transport: str = 'raw'
     input_reliability: str = 'best_effort'
     input_depth: int = 1
@@ -189,7 +195,8 @@ def read_parameters(node: Node) -> NodeParams:
 def params_from_values(values: Mapping[str, Any]) -> NodeParams:
     """Build NodeParams from raw values (node or YAML); missing names keep their defaults.
 
-    head_weights is split into paths and input_size becomes a str (raises ConfigError).
+    head_weights is split into paths, cameras into checked names and input_size becomes a
+    str (raises ConfigError).
     """
     values = dict(values)
     if 'head_weights' in values:
@@ -200,6 +207,8 @@ def params_from_values(values: Mapping[str, Any]) -> NodeParams:
         values['head_weights'] = split_paths(heads)
     if 'input_size' in values:
         values['input_size'] = str(values['input_size'])
+    if 'cameras' in values:
+        values['cameras'] = camera_names(values['cameras'])
     return NodeParams(**values)
 
 
