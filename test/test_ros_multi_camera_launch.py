@@ -1,0 +1,134 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""launch/multi_camera.launch.py, checked statically (launch and launch_ros are not needed).
+
+The pure helpers (camera list, remappings) are compiled out of the file's syntax tree and
+run; the Node action, its parameters and the declared arguments are read from the tree.
+"""
+
+import ast
+import os
+import runpy
+
+import pytest
+import setuptools
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAUNCH_FILE = os.path.join(ROOT, 'launch', 'multi_camera.launch.py')
+PACKAGE = 'dinov3_seg_ros'
+
+
+@pytest.fixture(scope='module')
+def tree():
+    with open(LAUNCH_FILE) as stream:
+        return ast.parse(stream.read(), LAUNCH_FILE)
+
+
+@pytest.fixture(scope='module')
+def helpers(tree):
+    """The module's constants and pure functions, executed without the launch imports."""
+    keep = [n for n in tree.body if isinstance(n, ast.Assign)
+            or (isinstance(n, ast.FunctionDef) and n.name in ('parse_cameras',
+                                                              'camera_remappings'))]
+    module = ast.Module(body=[ast.parse('from typing import List, Tuple').body[0], *keep],
+                        type_ignores=[])
+    namespace = {}
+    exec(compile(module, LAUNCH_FILE, 'exec'), namespace)
+    return namespace
+
+
+def _calls(tree, name):
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, 'id', getattr(node.func, 'attr', None)) == name]
+
+
+def _keywords(call):
+    return {kw.arg: kw.value for kw in call.keywords}
+
+
+def _strings(node):
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str)]
+
+
+def _imports(tree):
+    return {(node.module, alias.name) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) for alias in node.names}
+
+
+def test_the_file_uses_real_launch_ros_actions(tree):
+    imports = _imports(tree)
+    assert ('launch_ros.actions', 'Node') in imports
+    assert ('launch.actions', 'DeclareLaunchArgument') in imports
+    assert ('launch.actions', 'OpaqueFunction') in imports
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert 'generate_launch_description' in functions
+    opaque = _calls(tree, 'OpaqueFunction')
+    assert len(opaque) == 1 and _keywords(opaque[0])['function'].id == 'multi_camera_node'
+
+
+def test_cameras_argument_is_a_comma_list_with_a_default(tree, helpers):
+    declared = {c.args[0].value: _keywords(c) for c in _calls(tree, 'DeclareLaunchArgument')}
+    assert {'cameras', 'image_topic_pattern', 'params_file', 'namespace', 'device',
+            'head_weights', 'backbone_weights', 'log_level', 'use_sim_time'} <= set(declared)
+    for name, kwargs in declared.items():
+        assert len(kwargs['description'].value) > 15, name
+    assert declared['cameras']['default_value'].id == 'DEFAULT_CAMERAS'
+    assert helpers['DEFAULT_CAMERAS'] == 'front,left,rear'
+    parse = helpers['parse_cameras']
+    assert parse(helpers['DEFAULT_CAMERAS']) == ['front', 'left', 'rear']
+    assert parse(' front , rear,') == ['front', 'rear']
+    assert parse('') == []
+
+
+def test_each_camera_image_is_remapped_by_the_pattern(helpers):
+    remap = helpers['camera_remappings']
+    assert remap(['front', 'rear'], helpers['DEFAULT_PATTERN']) == [
+        ('front/image', '/front/image_raw'), ('rear/image', '/rear/image_raw')]
+    assert remap(['left'], '/robot/{camera}/color/image_raw') == [
+        ('left/image', '/robot/left/color/image_raw')]
+    assert remap(['front'], ' ') == []
+
+
+def test_node_gets_the_yaml_and_the_camera_list(tree):
+    nodes = [_keywords(c) for c in _calls(tree, 'Node')]
+    assert len(nodes) == 1
+    node = nodes[0]
+    assert node['package'].id == 'PACKAGE' and node['executable'].value == 'segmentation_node'
+    params = node['parameters'].elts
+    assert _strings(params[0]) == ['params_file'] and params[1].id == 'overrides'
+    assert node['remappings'].func.id == 'camera_remappings'
+    # overrides['cameras'] = cameras: a list of str (a string array parameter)
+    stores = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)
+              and isinstance(n.targets[0], ast.Subscript)
+              and getattr(n.targets[0].value, 'id', '') == 'overrides'
+              and _strings(n.targets[0].slice) == ['cameras']]
+    assert len(stores) == 1 and stores[0].value.id == 'cameras'
+    assert _strings(node['arguments'])[:2] == ['--ros-args', '--log-level']
+
+
+def test_setup_installs_the_launch_file():
+    captured = {}
+    original_setup, original_cwd = setuptools.setup, os.getcwd()
+    setuptools.setup = lambda **kwargs: captured.update(kwargs)
+    try:
+        os.chdir(ROOT)
+        runpy.run_path(os.path.join(ROOT, 'setup.py'), run_name='__main__')
+    finally:
+        setuptools.setup = original_setup
+        os.chdir(original_cwd)
+    installed = {os.path.join(target, os.path.basename(source))
+                 for target, sources in captured['data_files'] for source in sources}
+    assert os.path.join('share', PACKAGE, 'launch', 'multi_camera.launch.py') in installed
