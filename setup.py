@@ -55,6 +55,7 @@ setup(
             'image_publisher = dinov3_seg_ros.ros.image_publisher:main',
             'dinov3-seg-demo = dinov3_seg_ros.ros.demo:main',
             'dinov3-seg-ros-bench = dinov3_seg_ros.ros.bench:main',
+            'dinov3-seg-ros-bench-multicam = dinov3_seg_ros.ros.bench_multi_camera:main',
             'dinov3-seg-infer = dinov3_seg_ros.cli.infer:main',
             'dinov3-seg-bench = dinov3_seg_ros.cli.bench:main',
             'dinov3-seg-export = dinov3_seg_ros.cli.export:main',

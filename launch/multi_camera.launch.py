@@ -70,6 +70,10 @@ def multi_camera_node(context: LaunchContext) -> list:
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',
+        # a node name makes launch_ros write the overrides under /<ns>/segmentation: they
+        # then beat params_file's '/**' entries even where the type differs (cameras: '' in
+        # the shipped YAML, a string array here), which rcl does not do between two '/**'
+        name='segmentation',
         namespace=LaunchConfiguration('namespace'),
         output='screen',
         emulate_tty=True,

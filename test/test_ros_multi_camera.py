@@ -20,6 +20,7 @@ loopback; a client node in this process publishes and listens. The fast tests at
 check the camera list and the per-camera frame slots without DDS.
 """
 
+import os
 import threading
 import time
 
@@ -43,6 +44,7 @@ from ros_node_client import NodeClient, NodeProcess, stamp_key
 
 pytestmark = pytest.mark.ros
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ['sky', 'road', 'car', 'tree', 'person']
 START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
 REPLY_S = 120.0
@@ -90,6 +92,30 @@ def test_frame_slots_keep_the_newest_frame_per_camera():
     slots.put('left', 5)
     slots.close()
     assert slots.closed and slots.take_all(timeout=30) == {}
+
+
+@pytest.mark.parametrize('extra,expected', [
+    (['-p', 'cameras:=front,rear'], ('front', 'rear')),
+    (['--params-file', 'NODE_YAML'], ('left', 'right'))])
+def test_cameras_override_the_shipped_yaml(tmp_path, extra, expected):
+    from dinov3_seg_ros.ros.params import declare_parameters
+    from rclpy.node import Node
+    node_yaml = tmp_path / 'node.yaml'  # node-specific, as launch_ros writes a dict
+    node_yaml.write_text('/yaml_ns/segmentation:\n  ros__parameters:\n'
+                         '    cameras: [left, right]\n')
+    shipped = os.path.join(ROOT, 'config', 'segmentation.yaml')
+    args = ['--ros-args', '--params-file', shipped,
+            *[str(node_yaml) if a == 'NODE_YAML' else a for a in extra]]
+    context = rclpy.Context()
+    rclpy.init(context=context, args=['x', *args])
+    try:
+        node = Node('segmentation', namespace='/yaml_ns', context=context)
+        try:
+            assert declare_parameters(node).cameras == expected
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
 
 
 # --- one node, three cameras, over DDS --------------------------------------------------------

@@ -107,6 +107,7 @@ def test_node_gets_the_yaml_and_the_camera_list(tree):
     assert len(nodes) == 1
     node = nodes[0]
     assert node['package'].id == 'PACKAGE' and node['executable'].value == 'segmentation_node'
+    assert node['name'].value == 'segmentation'  # node-specific overrides (see the file)
     params = node['parameters'].elts
     assert _strings(params[0]) == ['params_file'] and params[1].id == 'overrides'
     assert node['remappings'].func.id == 'camera_remappings'
