@@ -118,6 +118,25 @@ def test_cameras_override_the_shipped_yaml(tmp_path, extra, expected):
         rclpy.try_shutdown(context=context)
 
 
+def test_benchmark_setups_and_bad_arguments(capsys):
+    from dinov3_seg_ros.ros import bench_multi_camera as bench
+    one, separate = bench.setups(2, '', {'backbone': 'vits16', 'device': ''})
+    assert len(one.commands) == 1 and len(separate.commands) == 2
+    command = one.commands[0]
+    assert command[command.index('cameras:=cam0,cam1') - 1] == '-p'
+    assert [c['image'] for c in one.cameras] == ['/mcbench_one_2/cam0/image',
+                                                 '/mcbench_one_2/cam1/image']
+    assert [c['labels'] for c in separate.cameras] == ['/mcbench_sep_2_0/segmentation/labels',
+                                                       '/mcbench_sep_2_1/segmentation/labels']
+    assert not any('cameras' in arg for cmd in separate.commands for arg in cmd)
+    assert len(bench.setups(1, '', {})) == 1
+    assert bench.main(['--size', 'big']) == 1
+    assert bench.main(['--cameras', '0']) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith('dinov3-seg-ros-bench-multicam: ')
+                                 for line in err)
+
+
 # --- one node, three cameras, over DDS --------------------------------------------------------
 
 def write_head(path):
