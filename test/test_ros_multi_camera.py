@@ -16,22 +16,17 @@
 
 One segmentation_node subprocess (vits16 with random weights, input_size 64, a 5-class head)
 serves cameras front (64x48), left (48x64) and rear (80x40, remapped) over real DDS on
-loopback; a client node in this process publishes and listens. The fast tests at the top
-check the camera list and the per-camera frame slots without DDS.
+loopback; a client node in this process publishes and listens (the camera list and the
+per-camera frame slots without DDS: test_ros_cameras.py).
 """
 
-import os
-import threading
 import time
 
 import cv2
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
-from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.heads import build_head, HeadConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
 from dinov3_seg_ros.ros import image_codec as codec
-from dinov3_seg_ros.ros.cameras import camera_names
-from dinov3_seg_ros.ros.frame_slot import FrameSlots
 from dinov3_seg_ros.ros.params import params_from_values
 import numpy as np
 import pytest
@@ -44,7 +39,6 @@ from ros_node_client import NodeClient, NodeProcess, stamp_key
 
 pytestmark = pytest.mark.ros
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ['sky', 'road', 'car', 'tree', 'person']
 START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
 REPLY_S = 120.0
@@ -52,89 +46,6 @@ NS = '/mc'
 SIZES = {'front': (64, 48), 'left': (48, 64), 'rear': (80, 40)}  # (width, height)
 INPUTS = {'front': f'{NS}/front/image', 'left': f'{NS}/left/image',
           'rear': '/robot/rear_cam/image_raw'}  # rear/image is remapped
-
-
-# --- without DDS ------------------------------------------------------------------------------
-
-@pytest.mark.parametrize('value,expected', [
-    ('', ()), ([], ()), ('front', ('front',)), ('front, left ,rear', ('front', 'left', 'rear')),
-    (['front', 'rear_2', '_aux'], ('front', 'rear_2', '_aux'))])
-def test_camera_names_accept_lists_and_comma_strings(value, expected):
-    assert camera_names(value) == expected
-    assert params_from_values({'cameras': value}).cameras == expected
-
-
-@pytest.mark.parametrize('value,word', [
-    (['front', 'front'], 'twice'), ('left,rear,left', 'twice'), (['2nd'], 'not a valid'),
-    (['front-left'], 'not a valid'), (['a/b'], 'not a valid'), (['front', ''], 'not a valid'),
-    ('front,,rear', 'not a valid'), (['a__b'], 'not a valid'), ([3], 'not a valid'),
-    (7, 'expected a list')])
-def test_bad_camera_lists_raise_one_config_error(value, word):
-    with pytest.raises(ConfigError, match='^cameras: ') as info:
-        params_from_values({'cameras': value})
-    assert word in str(info.value)
-
-
-def test_frame_slots_keep_the_newest_frame_per_camera():
-    slots = FrameSlots(['front', 'left', 'rear'])
-    assert slots.put('rear', 1) is False
-    assert slots.put('front', 2) is False
-    assert slots.put('rear', 3) is True  # replaced an unprocessed frame
-    assert list(slots.take_all(timeout=0).items()) == [('front', 2), ('rear', 3)]  # key order
-    assert slots.take_all(timeout=0.01) == {}
-    woke = []
-    waiter = threading.Thread(target=lambda: woke.append(slots.take_all(timeout=30)))
-    waiter.start()
-    time.sleep(0.05)
-    slots.put('left', 4)
-    waiter.join(5)
-    assert woke == [{'left': 4}]
-    slots.put('left', 5)
-    slots.close()
-    assert slots.closed and slots.take_all(timeout=30) == {}
-
-
-@pytest.mark.parametrize('extra,expected', [
-    (['-p', 'cameras:=front,rear'], ('front', 'rear')),
-    (['--params-file', 'NODE_YAML'], ('left', 'right'))])
-def test_cameras_override_the_shipped_yaml(tmp_path, extra, expected):
-    from dinov3_seg_ros.ros.params import declare_parameters
-    from rclpy.node import Node
-    node_yaml = tmp_path / 'node.yaml'  # node-specific, as launch_ros writes a dict
-    node_yaml.write_text('/yaml_ns/segmentation:\n  ros__parameters:\n'
-                         '    cameras: [left, right]\n')
-    shipped = os.path.join(ROOT, 'config', 'segmentation.yaml')
-    args = ['--ros-args', '--params-file', shipped,
-            *[str(node_yaml) if a == 'NODE_YAML' else a for a in extra]]
-    context = rclpy.Context()
-    rclpy.init(context=context, args=['x', *args])
-    try:
-        node = Node('segmentation', namespace='/yaml_ns', context=context)
-        try:
-            assert declare_parameters(node).cameras == expected
-        finally:
-            node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
-
-
-def test_benchmark_setups_and_bad_arguments(capsys):
-    from dinov3_seg_ros.ros import bench_multi_camera as bench
-    one, separate = bench.setups(2, '', {'backbone': 'vits16', 'device': ''})
-    assert len(one.commands) == 1 and len(separate.commands) == 2
-    command = one.commands[0]
-    assert command[command.index('cameras:=cam0,cam1') - 1] == '-p'
-    assert [c['image'] for c in one.cameras] == ['/mcbench_one_2/cam0/image',
-                                                 '/mcbench_one_2/cam1/image']
-    assert [c['labels'] for c in separate.cameras] == ['/mcbench_sep_2_0/segmentation/labels',
-                                                       '/mcbench_sep_2_1/segmentation/labels']
-    assert not any('cameras' in arg for cmd in separate.commands for arg in cmd)
-    assert len(bench.setups(1, '', {})) == 1
-    assert bench.main(['--size', 'big']) == 1
-    assert bench.main(['--cameras', '0']) == 1
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(line.startswith('dinov3-seg-ros-bench-multicam: ')
-                                 for line in err)
 
 
 # --- one node, three cameras, over DDS --------------------------------------------------------
