@@ -52,9 +52,9 @@ setup(
         'console_scripts': [
             'segmentation_node = dinov3_seg_ros.ros.node:main',
             'segmentation_lifecycle_node = dinov3_seg_ros.ros.lifecycle_node:main',
-            'image_publisher = dinov3_seg_ros.ros.image_publisher:main',
-            'dinov3-seg-demo = dinov3_seg_ros.ros.demo:main',
-            'dinov3-seg-ros-bench = dinov3_seg_ros.ros.bench:main',
+            'image_publisher = dinov3_seg_ros.ros_tools.image_publisher:main',
+            'dinov3-seg-demo = dinov3_seg_ros.ros_tools.demo:main',
+            'dinov3-seg-ros-bench = dinov3_seg_ros.ros_tools.bench:main',
             'dinov3-seg-infer = dinov3_seg_ros.cli.infer:main',
             'dinov3-seg-bench = dinov3_seg_ros.cli.bench:main',
             'dinov3-seg-export = dinov3_seg_ros.cli.export:main',

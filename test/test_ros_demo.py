@@ -24,7 +24,8 @@ import pytest
 
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.overlay import draw_banner
-from dinov3_seg_ros.ros import bench, bench_closed_loop, bench_stages, demo, node_process
+from dinov3_seg_ros.ros import node_process
+from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_stages, demo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ['--size', '160x120', '--input-size', '64', '--backbone', 'vits16', '--device', 'cpu']
@@ -33,7 +34,7 @@ SMALL = ['--size', '160x120', '--input-size', '64', '--backbone', 'vits16', '--d
 def _demo(args, tmp_path, timeout=240):
     env = dict(os.environ)
     env.pop('ROS_DOMAIN_ID', None)  # the demo picks its own private domain
-    return subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros.demo', *args],
+    return subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros_tools.demo', *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=timeout)
 

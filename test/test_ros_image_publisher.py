@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from dinov3_seg_ros.core.errors import ImageError
-from dinov3_seg_ros.ros import image_publisher as ip
+from dinov3_seg_ros.ros_tools import image_publisher as ip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,7 +93,8 @@ def test_default_frames_are_sample_photos():
 
 def test_cli_bad_path_is_one_line_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'dinov3_seg_ros.ros.image_publisher', str(tmp_path / 'nope.png')],
+        [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher',
+         str(tmp_path / 'nope.png')],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
@@ -117,7 +118,7 @@ def _receive(topic, argv, count, qos_depth=1, timeout=60.0):
     qos = QoSProfile(depth=qos_depth, reliability=ReliabilityPolicy.BEST_EFFORT)
     node.create_subscription(Image, topic, received.append, qos)
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'dinov3_seg_ros.ros.image_publisher', '--topic', topic,
+        [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher', '--topic', topic,
          '--count', str(count), '--wait-subscribers', '20', *argv],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

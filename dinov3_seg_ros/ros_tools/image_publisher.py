@@ -37,7 +37,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError, ImageError
-from .image_codec import array_to_image
+from ..ros.image_codec import array_to_image
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')

@@ -35,9 +35,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
-from .image_codec import image_to_rgb, image_view
-from .node_process import add_override_arguments, console_command, log_tail, node_command
-from .node_process import PACKAGE, ros_environment, spin_until, start, stop
+from ..ros.image_codec import image_to_rgb, image_view
+from ..ros.node_process import add_override_arguments, log_tail, node_command
+from ..ros.node_process import PACKAGE, ros_environment, spin_until, start, stop
 from ..core.errors import Dinov3SegError
 
 
@@ -131,9 +131,11 @@ def run(args: argparse.Namespace) -> int:
     node_child = start('segmentation_node',
                        node_command(args.params_file, node_overrides(args)),
                        os.path.join(args.out_dir, 'segmentation_node.log'))
+    # The camera runs from this interpreter (same package as the demo, never a stale script).
+    camera = [sys.executable, '-m', f'{PACKAGE}.ros_tools.image_publisher']
     camera_child = start('image_publisher',
-                         console_command('image_publisher', f'{PACKAGE}.ros.image_publisher')
-                         + list(args.images) + ['--rate', str(args.rate), '--resize', args.size],
+                         camera + list(args.images) + ['--rate', str(args.rate),
+                                                       '--resize', args.size],
                          os.path.join(args.out_dir, 'image_publisher.log'))
     context = rclpy.Context()
     rclpy.init(context=context)

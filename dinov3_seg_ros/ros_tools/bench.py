@@ -44,7 +44,7 @@ from .bench_closed_loop import BenchClient, camera_frame, run_node_phase
 from .bench_report import add_non_model, summary
 from .bench_stages import node_params, time_stages
 from .image_publisher import parse_size
-from .node_process import add_override_arguments, ros_environment
+from ..ros.node_process import add_override_arguments, ros_environment
 from ..core.errors import Dinov3SegError
 
 
