@@ -286,6 +286,10 @@ def test_rviz_config_shows_the_segmentation_topics():
         config = yaml.safe_load(stream)
     manager = config['Visualization Manager']
     assert manager['Global Options']['Fixed Frame']
+    publisher = pytest.importorskip('dinov3_seg_ros.ros_tools.image_publisher')
+    # the frame the demo camera stamps its images with (README: set your camera's frame)
+    frame_id = publisher.build_parser().parse_args([]).frame_id
+    assert manager['Global Options']['Fixed Frame'] == frame_id
     images = {d['Topic']['Value']: d for d in manager['Displays']
               if d['Class'] == 'rviz_default_plugins/Image'}
     assert {'segmentation/overlay', 'segmentation/colored'} <= set(images)
