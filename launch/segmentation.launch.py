@@ -16,53 +16,76 @@
 
     ros2 launch dinov3_seg_ros segmentation.launch.py image:=/camera/image_raw
         head_weights:=/path/head.pth backbone_weights:=/path/dinov3.pth use_rviz:=true
+    ros2 launch dinov3_seg_ros segmentation.launch.py lifecycle:=true autostart:=false
 
-Parameters come from params_file (the installed config/segmentation.yaml by default);
-device, backbone_weights and head_weights override it only when they are given.
+Parameters come from params_file (the installed config/segmentation.yaml by default); device,
+backbone_weights, head_weights, input_size, backend, dtype and input_transport override it only
+when they are given. Everything sits in one scoped GroupAction: the launch arguments and the
+Fast DDS profile (passed to the launched processes only, additional_env) do not leak into a
+launch file that includes this one. log_level sets the level of the node's logger only.
 """
 
 import os
+import tempfile
+from typing import List
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import IfCondition
+from launch import LaunchContext, LaunchDescription, Substitution
+from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
+from launch.conditions import IfCondition, UnlessCondition
+from launch.events import matches_action
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
+import yaml
 
 PACKAGE = 'dinov3_seg_ros'
+NODE_NAME = 'segmentation'
 # Launch arguments that override the YAML only when non-empty.
-OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights')
+OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend',
+                      'dtype', 'input_transport')
 
 
-def segmentation_node(context: LaunchContext) -> list:
-    """Build the node action once the launch arguments are known (conditional overrides)."""
-    overrides = {'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
-                                                value_type=bool)}
-    for name in OPTIONAL_OVERRIDES:
-        value = LaunchConfiguration(name).perform(context).strip()
-        if value:
-            overrides[name] = value
-    if _is_true(LaunchConfiguration('lifecycle').perform(context)):
-        return managed_segmentation_node(context, overrides)
-    return [Node(
-        package=PACKAGE,
-        executable='segmentation_node',
-        namespace=LaunchConfiguration('namespace'),
-        output='screen',
-        emulate_tty=True,
-        parameters=[LaunchConfiguration('params_file'), overrides],
-        remappings=[('image', LaunchConfiguration('image'))],
-        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
-    )]
+class NonEmptyOverrides(Substitution):
+    """Path of a parameters file with the OPTIONAL_OVERRIDES given a non-empty value."""
+
+    def describe(self) -> str:
+        """Say what the file holds (for --print-description)."""
+        return 'params file of the non-empty ' + ', '.join(OPTIONAL_OVERRIDES)
+
+    def perform(self, context: LaunchContext) -> str:
+        """Write the file (no overrides: return params_file itself, read twice harmlessly)."""
+        values = {name: LaunchConfiguration(name).perform(context).strip()
+                  for name in OPTIONAL_OVERRIDES}
+        values = {name: value for name, value in values.items() if value}
+        if not values:
+            return LaunchConfiguration('params_file').perform(context)
+        with tempfile.NamedTemporaryFile('w', prefix='dinov3_seg_overrides_', suffix='.yaml',
+                                         delete=False) as stream:
+            yaml.safe_dump({'/**': {'ros__parameters': values}}, stream)
+        return stream.name
 
 
-def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments, the segmentation node and (if use_rviz) rviz2."""
-    share_dir = get_package_share_directory(PACKAGE)
+class NodeLoggerName(Substitution):
+    """The node's logger name: <namespace with dots>.segmentation (what --log-level takes)."""
 
-    arguments = [
+    def describe(self) -> str:
+        """Name the logger (for --print-description)."""
+        return f'logger of <namespace>/{NODE_NAME}'
+
+    def perform(self, context: LaunchContext) -> str:
+        """Return e.g. 'robot.front.segmentation' for namespace /robot/front."""
+        namespace = LaunchConfiguration('namespace').perform(context)
+        return '.'.join([part for part in namespace.split('/') if part] + [NODE_NAME])
+
+
+def launch_arguments(share_dir: str) -> List[DeclareLaunchArgument]:
+    """Declare every launch argument, each with a default and a description."""
+    keep = 'empty keeps the value of params_file.'
+    return [
         DeclareLaunchArgument(
             'image', default_value='/camera/image_raw',
             description='Camera topic (sensor_msgs/Image) the node subscribes to; with '
@@ -76,26 +99,39 @@ def generate_launch_description() -> LaunchDescription:
             description='Namespace of the node and of its topics (segmentation/...).'),
         DeclareLaunchArgument(
             'device', default_value='',
-            description='Override the device parameter (auto, cpu, cuda); empty keeps the '
-                        'value of params_file.'),
+            description=f'Override the device parameter (auto, cpu, cuda); {keep}'),
         DeclareLaunchArgument(
             'backbone_weights', default_value='',
-            description='Override the DINOv3 backbone weights (.pth or .safetensors); empty '
-                        'keeps the value of params_file.'),
+            description=f'Override the DINOv3 backbone weights (.pth or .safetensors); {keep}'),
         DeclareLaunchArgument(
             'head_weights', default_value='',
-            description='Override the head checkpoint(s), comma-separated; empty keeps the '
-                        'value of params_file.'),
+            description=f'Override the head checkpoint(s), comma-separated; {keep}'),
+        DeclareLaunchArgument(
+            'input_size', default_value='',
+            description="Override input_size: long side ('640', aspect kept) or WxH "
+                        f"('640x640'); {keep}"),
+        DeclareLaunchArgument(
+            'backend', default_value='',
+            description=f'Override the inference backend (torch, onnxruntime); {keep}'),
+        DeclareLaunchArgument(
+            'dtype', default_value='',
+            description=f'Override the compute dtype (auto, float32, float16, bfloat16); {keep}'),
+        DeclareLaunchArgument(
+            'input_transport', default_value='',
+            description='Override input_transport (raw: <image>, compressed: '
+                        f'<image>/compressed); {keep}'),
         DeclareLaunchArgument(
             'use_rviz', default_value='false',
-            description='Start rviz2 showing segmentation/overlay and segmentation/colored.'),
+            description='Start rviz2 showing segmentation/overlay and segmentation/colored '
+                        '(rviz2 is not a dependency of this package: install it yourself).'),
         DeclareLaunchArgument(
             'rviz_config',
             default_value=os.path.join(share_dir, 'config', 'segmentation.rviz'),
             description='rviz2 configuration file used when use_rviz is true.'),
         DeclareLaunchArgument(
             'log_level', default_value='info',
-            description='Log level of the node (debug, info, warn, error, fatal).'),
+            description="Level of the node's logger (debug, info, warn, error, fatal); rcl, "
+                        'rmw and other nodes keep theirs.'),
         DeclareLaunchArgument(
             'use_sim_time', default_value='false',
             description='Use the /clock topic (simulation or bag playback) instead of '
@@ -105,40 +141,9 @@ def generate_launch_description() -> LaunchDescription:
             default_value=EnvironmentVariable(
                 'FASTDDS_DEFAULT_PROFILES_FILE',
                 default_value=os.path.join(share_dir, 'config', 'fastdds_shm.xml')),
-            description='Fast DDS XML profile for the launched processes (default: '
+            description='Fast DDS XML profile for the processes this file starts (default: '
                         '$FASTDDS_DEFAULT_PROFILES_FILE, else the shipped 64 MB '
                         'shared-memory profile for full-HD images).'),
-    ]
-
-    rviz = Node(
-        package='rviz2',
-        executable='rviz2',
-        name='rviz2',
-        namespace=LaunchConfiguration('namespace'),
-        arguments=['-d', LaunchConfiguration('rviz_config')],
-        remappings=[('image', LaunchConfiguration('image'))],
-        parameters=[{'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
-                                                    value_type=bool)}],
-        condition=IfCondition(LaunchConfiguration('use_rviz')),
-        output='log',
-    )
-
-    return LaunchDescription(arguments + lifecycle_arguments() + [
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE',
-                               LaunchConfiguration('fastdds_profile')),
-        OpaqueFunction(function=segmentation_node),
-        rviz,
-    ])
-
-
-# --- lifecycle:=true: the managed node (segmentation_lifecycle_node) -------------------------
-def _is_true(value: str) -> bool:
-    return value.strip().lower() in ('true', '1', 'yes', 'on')
-
-
-def lifecycle_arguments() -> list:
-    """Launch arguments lifecycle and autostart."""
-    return [
         DeclareLaunchArgument(
             'lifecycle', default_value='false',
             description='Run the managed node segmentation_lifecycle_node (lifecycle_msgs '
@@ -151,28 +156,26 @@ def lifecycle_arguments() -> list:
     ]
 
 
-def managed_segmentation_node(context: LaunchContext, overrides: dict) -> list:
-    """Build the lifecycle node (same parameters); configure+activate it if autostart."""
-    from launch.actions import EmitEvent, RegisterEventHandler
-    from launch.events import matches_action
-    from launch_ros.actions import LifecycleNode
-    from launch_ros.event_handlers import OnStateTransition
-    from launch_ros.events.lifecycle import ChangeState
-    from lifecycle_msgs.msg import Transition
-
-    node = LifecycleNode(
+def node_options() -> dict:
+    """Return the keyword arguments of segmentation_node and segmentation_lifecycle_node."""
+    sim_time = {'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
+                                               value_type=bool)}
+    return dict(
         package=PACKAGE,
-        executable='segmentation_lifecycle_node',
-        name='segmentation',
+        name=NODE_NAME,
         namespace=LaunchConfiguration('namespace'),
         output='screen',
         emulate_tty=True,
-        parameters=[LaunchConfiguration('params_file'), overrides],
+        parameters=[LaunchConfiguration('params_file'), NonEmptyOverrides(), sim_time],
         remappings=[('image', LaunchConfiguration('image'))],
-        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        ros_arguments=['--log-level', [NodeLoggerName(), ':=', LaunchConfiguration('log_level')]],
+        additional_env={'FASTDDS_DEFAULT_PROFILES_FILE': LaunchConfiguration('fastdds_profile')},
     )
-    if not _is_true(LaunchConfiguration('autostart').perform(context)):
-        return [node]
+
+
+def managed_segmentation_node() -> List:
+    """Build the lifecycle node; configure + activate it when autostart is true."""
+    node = LifecycleNode(executable='segmentation_lifecycle_node', **node_options())
 
     def transition(transition_id: int) -> EmitEvent:
         return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
@@ -180,4 +183,32 @@ def managed_segmentation_node(context: LaunchContext, overrides: dict) -> list:
     activate = RegisterEventHandler(OnStateTransition(
         target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
         entities=[transition(Transition.TRANSITION_ACTIVATE)]))
-    return [node, activate, transition(Transition.TRANSITION_CONFIGURE)]
+    autostart = [activate, transition(Transition.TRANSITION_CONFIGURE)]
+    return [node, GroupAction(autostart, scoped=False,
+                              condition=IfCondition(LaunchConfiguration('autostart')))]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Declare the arguments, the (plain or managed) node and, if use_rviz, rviz2."""
+    share_dir = get_package_share_directory(PACKAGE)
+    plain = Node(executable='segmentation_node',
+                 condition=UnlessCondition(LaunchConfiguration('lifecycle')), **node_options())
+    managed = GroupAction(managed_segmentation_node(), scoped=False,
+                          condition=IfCondition(LaunchConfiguration('lifecycle')))
+    rviz = Node(
+        package='rviz2',
+        executable='rviz2',
+        name='rviz2',
+        namespace=LaunchConfiguration('namespace'),
+        arguments=['-d', LaunchConfiguration('rviz_config')],
+        remappings=[('image', LaunchConfiguration('image'))],
+        parameters=[{'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
+                                                    value_type=bool)}],
+        additional_env={'FASTDDS_DEFAULT_PROFILES_FILE': LaunchConfiguration('fastdds_profile')},
+        condition=IfCondition(LaunchConfiguration('use_rviz')),
+        output='log',
+    )
+    # scoped: argument defaults and environment stay inside; forwarding: the including file's
+    # (or the command line's) values for these arguments still reach them.
+    return LaunchDescription([GroupAction(launch_arguments(share_dir) + [plain, managed, rviz],
+                                          scoped=True, forwarding=True)])

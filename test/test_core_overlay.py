@@ -17,7 +17,7 @@
 import numpy as np
 import pytest
 
-from dinov3_seg_ros.core.overlay import BANNER_COLOR, blend, class_palette, colorize
+from dinov3_seg_ros.core.overlay import banner_rows, BANNER_COLOR, blend, class_palette, colorize
 from dinov3_seg_ros.core.overlay import draw_banner, draw_region_names, palette
 from dinov3_seg_ros.core.overlay import region_label_points, render_overlay
 
@@ -143,6 +143,31 @@ def test_untrained_banner_is_visible():
     banner_rows = (untrained != trained).any(axis=(1, 2))
     assert banner_rows[:10].all() and not banner_rows[120:].any()
     assert (untrained[:30] == 255).any()  # the white text
+
+
+def _black_pixels(image):
+    return int((image == 0).all(axis=2).sum())
+
+
+@pytest.mark.parametrize('size', [(120, 160), (480, 640)])
+def test_names_are_not_hidden_under_the_untrained_banner(size):
+    height, width = size
+    bar = banner_rows(height, width)
+    labels = np.full(size, 1, np.uint8)  # 'person' everywhere below ...
+    labels[:bar + 8] = 2  # ... 'car' in a band whose centre lies under the banner
+    rgb = np.full(size + (3,), 30, np.uint8)
+    colors = class_palette(NAMES)
+    car = [p for p in region_label_points(labels) if p.class_id == 2]
+    assert len(car) == 1 and car[0].y < bar  # where the name would be drawn
+    trained = render_overlay(rgb, labels, colors, NAMES)
+    untrained = render_overlay(rgb, labels, colors, NAMES, untrained=True)
+    assert (untrained[:bar] == BANNER_COLOR).all(axis=2).mean() > 0.8  # the banner is intact
+    assert _black_pixels(untrained[:bar]) == 0  # no name box in the banner's rows
+    # every name box (black) is fully visible below the banner: moved, not covered
+    assert _black_pixels(trained) > 0
+    assert _black_pixels(untrained[bar:]) == _black_pixels(trained)
+    assert np.array_equal(render_overlay(rgb, labels, colors, NAMES, untrained=True,
+                                         draw_labels=False)[:bar], untrained[:bar])
 
 
 @pytest.mark.parametrize('size', [(1, 1), (12, 16), (40, 30)])

@@ -97,7 +97,7 @@ def test_cameras_override_the_shipped_yaml(tmp_path, extra, expected):
 
 
 def test_benchmark_setups_and_bad_arguments(capsys):
-    from dinov3_seg_ros.ros import bench_multi_camera as bench
+    from dinov3_seg_ros.ros_tools import bench_multi_camera as bench
     one, separate = bench.setups(2, '', {'backbone': 'vits16', 'device': ''})
     assert len(one.commands) == 1 and len(separate.commands) == 2
     command = one.commands[0]

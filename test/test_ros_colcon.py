@@ -37,7 +37,8 @@ INSTALLED = (
     'share/dinov3_seg_ros/config/fastdds_shm_localhost.xml',
     'share/ament_index/resource_index/packages/dinov3_seg_ros',
 )
-EXECUTABLES = ('segmentation_node', 'image_publisher', 'dinov3-seg-demo')
+EXECUTABLES = ('segmentation_node', 'segmentation_lifecycle_node', 'image_publisher',
+               'dinov3-seg-demo', 'dinov3-seg-ros-bench', 'dinov3-seg-infer', 'dinov3-seg-export')
 
 
 def _colcon():
@@ -90,6 +91,12 @@ def test_colcon_build_installs_the_ros_layout(workspace):
     assert share == str(prefix / 'share' / PACKAGE)
     usage = _run([str(prefix / 'lib' / PACKAGE / 'image_publisher'), '--help'], ws, run_env)
     assert '--rate' in usage and '--reliable' in usage
+    # what `ros2 run dinov3_seg_ros <script>` starts: the node's usage and a non-ROS CLI
+    usage = _run([str(prefix / 'lib' / PACKAGE / 'segmentation_node'), '--help'], ws,
+                 dict(run_env, ROS_DOMAIN_ID='not-a-number'))  # no rclpy.init
+    assert usage.startswith('usage: segmentation_node') and 'head_weights' in usage
+    usage = _run([str(prefix / 'lib' / PACKAGE / 'dinov3-seg-infer'), '--help'], ws, run_env)
+    assert 'usage: dinov3-seg-infer' in usage
 
 
 @pytest.mark.slow

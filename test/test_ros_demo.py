@@ -24,16 +24,20 @@ import pytest
 
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.overlay import draw_banner
-from dinov3_seg_ros.ros import bench, bench_closed_loop, bench_stages, demo, node_process
+from dinov3_seg_ros.ros import node_process
+from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_stages, demo
+from dinov3_seg_ros.ros_tools.domain import resolve_domain_id, tool_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ['--size', '160x120', '--input-size', '64', '--backbone', 'vits16', '--device', 'cpu']
 
 
-def _demo(args, tmp_path, timeout=240):
+def _demo(args, tmp_path, timeout=240, domain_id=None):
     env = dict(os.environ)
-    env.pop('ROS_DOMAIN_ID', None)  # the demo picks its own private domain
-    return subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros.demo', *args],
+    env.pop('ROS_DOMAIN_ID', None)  # unset: the demo picks its own private domain
+    if domain_id is not None:
+        env['ROS_DOMAIN_ID'] = domain_id
+    return subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros_tools.demo', *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -82,12 +86,44 @@ def test_bench_params_file_errors_are_one_config_error(tmp_path):
             bench_stages.node_params(name, {})
 
 
+def test_domain_id_option_then_environment_then_private(monkeypatch):
+    monkeypatch.setenv('ROS_DOMAIN_ID', '33')
+    assert resolve_domain_id(None) == 33
+    assert resolve_domain_id(5) == 5  # --domain-id wins
+    assert tool_environment(None)['ROS_DOMAIN_ID'] == '33'
+    for unset in ('', ' '):
+        monkeypatch.setenv('ROS_DOMAIN_ID', unset)
+        assert resolve_domain_id(None) is None
+        assert 120 <= int(tool_environment(None)['ROS_DOMAIN_ID']) < 210  # private default
+    monkeypatch.delenv('ROS_DOMAIN_ID')
+    assert resolve_domain_id(None) is None
+    monkeypatch.setenv('ROS_DOMAIN_ID', 'seven')
+    with pytest.raises(ConfigError, match="ROS_DOMAIN_ID='seven' is not an integer"):
+        resolve_domain_id(None)
+    with pytest.raises(ConfigError, match='--domain-id 233 is outside 0..232'):
+        resolve_domain_id(233)
+
+
+def test_bench_domain_id_option_and_bad_environment(tmp_path):
+    assert bench.build_parser().parse_args(['--domain-id', '17']).domain_id == 17
+    assert bench.build_parser().parse_args([]).domain_id is None
+    env = {**os.environ, 'ROS_DOMAIN_ID': 'seven'}
+    result = subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros_tools.bench', '--frames',
+                             '0', '--stage-frames', '0'], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "dinov3-seg-ros-bench: ROS_DOMAIN_ID='seven' is not an integer"]
+
+
 @pytest.mark.ros
 def test_demo_reports_a_dying_node(tmp_path):
     result = _demo([*SMALL, '--frames', '1', '--backbone-weights',
                     str(tmp_path / 'missing.pth'), '--out-dir', 'out', '--timeout', '120'],
-                   tmp_path)
+                   tmp_path, domain_id=os.environ['ROS_DOMAIN_ID'])
     assert result.returncode == 1
+    # the exported ROS_DOMAIN_ID is honoured (not replaced by a private one)
+    assert f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]},' in result.stdout
     assert 'segmentation_node exited with code' in result.stderr
     assert 'missing.pth' in result.stderr
     assert not list((tmp_path / 'out').glob('overlay_*.png'))
@@ -98,6 +134,8 @@ def test_demo_reports_a_dying_node(tmp_path):
 def test_demo_saves_overlays(tmp_path):
     result = _demo([*SMALL, '--frames', '2', '--rate', '2', '--out-dir', 'out'], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    domain = int(result.stdout.split('ROS_DOMAIN_ID=')[1].split(',')[0])
+    assert 120 <= domain < 210  # unset: a private domain
     for index in range(2):
         overlay = cv2.imread(str(tmp_path / 'out' / f'overlay_{index:03d}.png'))
         labels = cv2.imread(str(tmp_path / 'out' / f'labels_{index:03d}.png'),

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from dinov3_seg_ros.core.errors import ImageError
-from dinov3_seg_ros.ros import image_publisher as ip
+from dinov3_seg_ros.ros_tools import image_publisher as ip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,7 +93,8 @@ def test_default_frames_are_sample_photos():
 
 def test_cli_bad_path_is_one_line_error(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'dinov3_seg_ros.ros.image_publisher', str(tmp_path / 'nope.png')],
+        [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher',
+         str(tmp_path / 'nope.png')],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 1
     assert 'Traceback' not in result.stderr
@@ -101,7 +102,7 @@ def test_cli_bad_path_is_one_line_error(tmp_path):
         f'image_publisher: no such file or folder: {tmp_path / "nope.png"}']
 
 
-def _receive(topic, argv, count, qos_depth=1, timeout=60.0):
+def _receive(topic, argv, count, qos_depth=1, timeout=60.0, with_output=False):
     """Run image_publisher with argv in a subprocess and collect what arrives on topic."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -117,7 +118,7 @@ def _receive(topic, argv, count, qos_depth=1, timeout=60.0):
     qos = QoSProfile(depth=qos_depth, reliability=ReliabilityPolicy.BEST_EFFORT)
     node.create_subscription(Image, topic, received.append, qos)
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'dinov3_seg_ros.ros.image_publisher', '--topic', topic,
+        [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher', '--topic', topic,
          '--count', str(count), '--wait-subscribers', '20', *argv],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -134,7 +135,7 @@ def _receive(topic, argv, count, qos_depth=1, timeout=60.0):
         executor.shutdown()
         rclpy.shutdown(context=context)
     assert proc.returncode == 0, output
-    return received
+    return (received, output) if with_output else received
 
 
 @pytest.mark.ros
@@ -158,6 +159,35 @@ def test_publishes_sorted_folder_as_mono8(tmp_path, photos):
     order = [next(i for i, e in enumerate(expected) if np.array_equal(f, e))
              for f in (first, second)]
     assert order[1] == (order[0] + 1) % 3  # folder order, looping
+
+
+@pytest.mark.ros
+def test_unreadable_file_in_a_folder_is_skipped_with_a_warning(tmp_path, photos):
+    _write_png(tmp_path / '00_chelsea.png', photos['chelsea'][:48, :64])
+    (tmp_path / '01_broken.png').write_bytes(b'not a png at all')
+    _write_png(tmp_path / '02_coffee.png', photos['coffee'][:48, :64])
+    received, output = _receive('test_camera_skip', [str(tmp_path), '--rate', '20',
+                                                     '--reliable'],
+                                count=4, qos_depth=10, with_output=True)
+    assert len(received) >= 2
+    expected = [photos[name][:48, :64] for name in ('chelsea', 'coffee')]
+    for msg in received:
+        frame = np.frombuffer(msg.data, np.uint8).reshape(48, 64, 3)
+        assert any(np.array_equal(frame, e) for e in expected)
+    warnings = [line for line in output.splitlines() if 'skipping' in line]
+    assert len(warnings) == 1 and '01_broken.png' in warnings[0]  # warned once, not per loop
+
+
+def test_folder_without_a_readable_image_is_one_line_error(tmp_path):
+    for name in ('a.png', 'b.jpg'):
+        (tmp_path / name).write_bytes(b'garbage')
+    result = subprocess.run(
+        [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher', str(tmp_path)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith('image_publisher:')]
+    assert errors == ['image_publisher: none of the 2 image files is readable']
+    assert 'Traceback' not in result.stderr
 
 
 @pytest.mark.ros

@@ -35,7 +35,11 @@ PACKAGE = 'dinov3_seg_ros'
 EXPECTED_DEFAULTS = {
     'image': '/camera/image_raw', 'namespace': '', 'device': '', 'backbone_weights': '',
     'head_weights': '', 'use_rviz': 'false', 'log_level': 'info', 'use_sim_time': 'false',
+    'input_size': '', 'backend': '', 'dtype': '', 'input_transport': '', 'lifecycle': 'false',
+    'autostart': 'true',
 }
+OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend', 'dtype',
+             'input_transport')
 FASTDDS_NS = '{http://www.eprosima.com}'
 
 
@@ -86,6 +90,14 @@ def _strings(node):
             and isinstance(n.value, str)]
 
 
+def _text(node):
+    """Text of a string constant or f-string (placeholders as {})."""
+    if isinstance(node, ast.JoinedStr):
+        return ''.join(v.value if isinstance(v, ast.Constant) else '{}' for v in node.values)
+    assert isinstance(node, ast.Constant) and isinstance(node.value, str), ast.dump(node)
+    return node.value
+
+
 def _declared_arguments(tree):
     declared = {}
     for call in _calls(tree, 'DeclareLaunchArgument'):
@@ -94,7 +106,7 @@ def _declared_arguments(tree):
         default = kwargs['default_value']
         declared[name] = {
             'default': default.value if isinstance(default, ast.Constant) else default,
-            'description': kwargs['description'].value,
+            'description': _text(kwargs['description']),
         }
     return declared
 
@@ -141,27 +153,106 @@ def test_installed_files_referenced_by_the_launch_file_exist(launch_tree, setup_
     assert installed.get(launch_path) == 'launch/segmentation.launch.py'
 
 
+def _function(tree, name):
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    assert len(functions) == 1, name
+    return functions[0]
+
+
+def _node_options(tree):
+    """Keyword arguments of the dict(...) node_options() returns (shared by both nodes)."""
+    returned = [n.value for n in ast.walk(_function(tree, 'node_options'))
+                if isinstance(n, ast.Return)]
+    assert len(returned) == 1 and returned[0].func.id == 'dict'
+    return _keywords(returned[0])
+
+
+def _uses_node_options(call):
+    return any(kw.arg is None and kw.value.func.id == 'node_options' for kw in call.keywords)
+
+
 def test_node_action_runs_the_console_script(launch_tree, setup_kwargs):
-    nodes = [_keywords(c) for c in _calls(launch_tree, 'Node')]
-    seg = [kw for kw in nodes if kw['executable'].value == 'segmentation_node']
-    assert len(seg) == 1
-    seg = seg[0]
-    assert _value(seg['package'], launch_tree) == PACKAGE
+    nodes = [c for c in _calls(launch_tree, 'Node')
+             if _keywords(c)['executable'].value == 'segmentation_node']
+    assert len(nodes) == 1 and _uses_node_options(nodes[0])
+    condition = _keywords(nodes[0])['condition']
+    assert condition.func.id == 'UnlessCondition' and _strings(condition) == ['lifecycle']
+    options = _node_options(launch_tree)
+    assert _value(options['package'], launch_tree) == PACKAGE
+    assert _value(options['name'], launch_tree) == 'segmentation'
     scripts = dict(entry.split(' = ') for entry in
                    setup_kwargs['entry_points']['console_scripts'])
     assert scripts['segmentation_node'] == 'dinov3_seg_ros.ros.node:main'
-    remap = seg['remappings'].elts[0]
+    remap = options['remappings'].elts[0]
     assert remap.elts[0].value == 'image' and _strings(remap.elts[1]) == ['image']
-    assert _strings(seg['arguments'])[:2] == ['--ros-args', '--log-level']
-    params = seg['parameters'].elts
-    assert _strings(params[0]) == ['params_file'] and isinstance(params[1], ast.Name)
-    # use_sim_time is typed as a bool parameter, overrides only for non-empty arguments
+    params = options['parameters'].elts
+    assert _strings(params[0]) == ['params_file']
+    assert params[1].func.id == 'NonEmptyOverrides'
+    # use_sim_time is typed as a bool parameter (node and rviz2)
     bool_values = [c for c in _calls(launch_tree, 'ParameterValue')
                    if _strings(c) == ['use_sim_time'] and c.keywords[0].value.id == 'bool']
     assert len(bool_values) == 2
     overrides = [n for n in ast.walk(launch_tree) if isinstance(n, ast.Assign)
                  and getattr(n.targets[0], 'id', '') == 'OPTIONAL_OVERRIDES']
-    assert _strings(overrides[0].value) == ['device', 'backbone_weights', 'head_weights']
+    assert tuple(_strings(overrides[0].value)) == OVERRIDES
+    declared = _declared_arguments(launch_tree)
+    assert all(declared[name]['default'] == '' for name in OVERRIDES)
+
+
+def test_overrides_are_node_parameters():
+    params = pytest.importorskip('dinov3_seg_ros.ros.params')
+    assert set(OVERRIDES) <= set(params.parameter_names())
+
+
+def test_log_level_applies_to_the_node_logger_only(launch_tree):
+    options = _node_options(launch_tree)
+    assert 'arguments' not in options  # no global --ros-args --log-level <level>
+    ros_arguments = options['ros_arguments']
+    assert ros_arguments.elts[0].value == '--log-level'
+    name, separator, level = ros_arguments.elts[1].elts  # [<logger>, ':=', <level>]
+    assert name.func.id == 'NodeLoggerName' and separator.value == ':='
+    assert _strings(level) == ['log_level']
+    logger = [n for n in launch_tree.body if isinstance(n, ast.ClassDef)
+              and n.name == 'NodeLoggerName']
+    assert len(logger) == 1  # namespace /a/b -> logger a.b.segmentation
+    assert '.' in _strings(logger[0]) and 'namespace' in _strings(logger[0])
+
+
+def test_everything_is_scoped_and_the_fastdds_profile_is_per_process(launch_tree):
+    assert not _calls(launch_tree, 'SetEnvironmentVariable')
+    assert not _calls(launch_tree, 'OpaqueFunction')  # --print-description shows the nodes
+    returned = [n.value for n in ast.walk(_function(launch_tree, 'generate_launch_description'))
+                if isinstance(n, ast.Return)]
+    assert len(returned) == 1 and returned[0].func.id == 'LaunchDescription'
+    entities = returned[0].args[0].elts
+    assert len(entities) == 1 and entities[0].func.id == 'GroupAction'
+    group = _keywords(entities[0])
+    assert group['scoped'].value is True and group['forwarding'].value is True
+    inside = ast.dump(entities[0].args[0])
+    assert "Name(id='launch_arguments'" in inside  # the declarations live in the scope
+    for name in ('plain', 'managed', 'rviz'):
+        assert f"Name(id='{name}'" in inside
+    declaring = [f for f in launch_tree.body if isinstance(f, ast.FunctionDef)
+                 and _calls(f, 'DeclareLaunchArgument')]
+    assert [f.name for f in declaring] == ['launch_arguments']
+    profile = _node_options(launch_tree)['additional_env']
+    assert profile.keys[0].value == 'FASTDDS_DEFAULT_PROFILES_FILE'
+    assert _strings(profile.values[0]) == ['fastdds_profile']
+
+
+def test_lifecycle_node_shares_the_options_and_autostarts(launch_tree, setup_kwargs):
+    managed = _calls(launch_tree, 'LifecycleNode')
+    assert len(managed) == 1 and _uses_node_options(managed[0])
+    assert _keywords(managed[0])['executable'].value == 'segmentation_lifecycle_node'
+    scripts = dict(entry.split(' = ') for entry in
+                   setup_kwargs['entry_points']['console_scripts'])
+    assert scripts['segmentation_lifecycle_node'] == 'dinov3_seg_ros.ros.lifecycle_node:main'
+    groups = {_strings(_keywords(c)['condition'])[0]: c
+              for c in _calls(launch_tree, 'GroupAction') if 'condition' in _keywords(c)}
+    assert set(groups) == {'lifecycle', 'autostart'}
+    transitions = [n.attr for n in ast.walk(_function(launch_tree, 'managed_segmentation_node'))
+                   if isinstance(n, ast.Attribute) and n.attr.startswith('TRANSITION_')]
+    assert sorted(transitions) == ['TRANSITION_ACTIVATE', 'TRANSITION_CONFIGURE']
 
 
 def test_rviz_node_is_conditional(launch_tree):
@@ -171,6 +262,8 @@ def test_rviz_node_is_conditional(launch_tree):
     assert _strings(rviz[0]['arguments']) == ['-d', 'rviz_config']
     condition = rviz[0]['condition']
     assert condition.func.id == 'IfCondition' and _strings(condition) == ['use_rviz']
+    profile = _strings(rviz[0]['additional_env'])
+    assert profile == ['FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_profile']
 
 
 def test_parameter_yaml_matches_the_node_declarations():
@@ -193,6 +286,10 @@ def test_rviz_config_shows_the_segmentation_topics():
         config = yaml.safe_load(stream)
     manager = config['Visualization Manager']
     assert manager['Global Options']['Fixed Frame']
+    publisher = pytest.importorskip('dinov3_seg_ros.ros_tools.image_publisher')
+    # the frame the demo camera stamps its images with (README: set your camera's frame)
+    frame_id = publisher.build_parser().parse_args([]).frame_id
+    assert manager['Global Options']['Fixed Frame'] == frame_id
     images = {d['Topic']['Value']: d for d in manager['Displays']
               if d['Class'] == 'rviz_default_plugins/Image'}
     assert {'segmentation/overlay', 'segmentation/colored'} <= set(images)
@@ -238,6 +335,43 @@ def test_fastdds_user_profile_keeps_udp_on_every_interface():
 
 
 # --- (b) a real launch: only where launch and launch_ros are installed (not in this venv) ---
+
+def _real_launch_description():
+    """The launch file's LaunchDescription under real launch (skip where it is missing)."""
+    pytest.importorskip('launch_ros')
+    launch = pytest.importorskip('launch')
+    if not hasattr(launch, 'LaunchService'):
+        pytest.skip('the ROS 2 launch package is not installed')
+    from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+    try:
+        get_package_share_directory(PACKAGE)
+    except PackageNotFoundError:
+        pytest.skip('dinov3_seg_ros is not installed in an ament prefix (colcon build)')
+    from launch.launch_description_sources import get_launch_description_from_python_launch_file
+    return launch, get_launch_description_from_python_launch_file(LAUNCH_FILE)
+
+
+def test_print_description_shows_the_nodes_and_the_arguments():
+    launch, description = _real_launch_description()
+    text = launch.LaunchIntrospector().format_launch_description(description)
+    assert 'segmentation_node' in text and 'segmentation_lifecycle_node' in text
+    names = {argument.name for argument in description.get_launch_arguments()}
+    assert set(EXPECTED_DEFAULTS) | {'params_file', 'fastdds_profile'} <= names
+
+
+def test_declarations_do_not_leak_into_the_including_context():
+    launch, description = _real_launch_description()
+    from launch.actions import DeclareLaunchArgument
+    (group,) = description.entities
+    context = launch.LaunchContext()
+    environment = dict(os.environ)
+    for entity in group.get_sub_entities():  # visit all but the process actions
+        if isinstance(entity, DeclareLaunchArgument) or 'Push' in type(entity).__name__ \
+                or 'Pop' in type(entity).__name__:
+            entity.visit(context)
+    assert 'image' not in context.launch_configurations
+    assert dict(os.environ) == environment
+
 
 @pytest.mark.ros
 @pytest.mark.slow

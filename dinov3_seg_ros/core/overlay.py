@@ -20,7 +20,7 @@ one blend, one connected-components pass for all classes at once.
 """
 
 import colorsys
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -127,14 +127,15 @@ def _font_scale(height: int, width: int) -> float:
     return float(min(1.2, max(0.4, min(height, width) / 800.0)))
 
 
-def _put_text(image: np.ndarray, text: str, x: int, y: int, scale: float) -> None:
-    """Draw white text on a black box centred on (x, y), kept inside the image."""
+def _put_text(image: np.ndarray, text: str, x: int, y: int, scale: float, top: int = 0) -> None:
+    """Draw white text on a black box centred on (x, y), kept inside the image below row top."""
     thickness = max(1, int(round(scale * 1.5)))
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
     height, width = image.shape[:2]
     pad = max(1, th // 4)
     left = int(min(max(pad, x - tw // 2), max(pad, width - tw - pad)))
-    bottom = int(min(max(th + pad, y + th // 2), max(th + pad, height - base - pad)))
+    lowest = top + th + 2 * pad if top else th + pad  # the box's top stays below row top
+    bottom = int(min(max(lowest, y + th // 2), max(lowest, height - base - pad)))
     cv2.rectangle(image, (left - pad, bottom - th - pad), (left + tw + pad, bottom + base),
                   (0, 0, 0), cv2.FILLED)
     cv2.putText(image, text, (left, bottom), FONT, scale, (255, 255, 255), thickness,
@@ -142,12 +143,12 @@ def _put_text(image: np.ndarray, text: str, x: int, y: int, scale: float) -> Non
 
 
 def _draw_names(image: np.ndarray, points: Sequence[RegionLabel],
-                class_names: Sequence[str]) -> None:
+                class_names: Sequence[str], top: int = 0) -> None:
     scale = _font_scale(*image.shape[:2])
     for point in points:
         name = class_names[point.class_id] if point.class_id < len(class_names) else str(
             point.class_id)
-        _put_text(image, name, point.x, point.y, scale)
+        _put_text(image, name, point.x, point.y, scale, top)
 
 
 def draw_region_names(image: np.ndarray, points: Sequence[RegionLabel],
@@ -158,8 +159,8 @@ def draw_region_names(image: np.ndarray, points: Sequence[RegionLabel],
     return out
 
 
-def _draw_banner(image: np.ndarray, text: str) -> None:
-    height, width = image.shape[:2]
+def _banner_layout(height: int, width: int, text: str) -> Tuple[float, int, int, int, int]:
+    """(scale, thickness, text width, text height, bar rows) of the banner on a frame."""
     scale = _font_scale(height, width)
     thickness = max(1, int(round(scale * 2)))
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
@@ -167,7 +168,17 @@ def _draw_banner(image: np.ndarray, text: str) -> None:
         scale *= 0.95 * width / tw
         thickness = 1
         (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
-    bar = min(height, th + base + 2 * max(2, th // 2))
+    return scale, thickness, tw, th, min(height, th + base + 2 * max(2, th // 2))
+
+
+def banner_rows(height: int, width: int, text: str = BANNER_TEXT) -> int:
+    """Rows the banner covers at the top of a (height, width) frame."""
+    return _banner_layout(height, width, text)[4]
+
+
+def _draw_banner(image: np.ndarray, text: str) -> None:
+    height, width = image.shape[:2]
+    scale, thickness, tw, th, bar = _banner_layout(height, width, text)
     image[:bar] = BANNER_COLOR
     cv2.putText(image, text, ((width - tw) // 2, (bar + th) // 2), FONT, scale,
                 (255, 255, 255), thickness, cv2.LINE_AA)
@@ -191,9 +202,10 @@ def render_overlay(rgb: np.ndarray, labels: np.ndarray, colors: np.ndarray,
     if colored is None:
         colored = colorize(labels, colors)
     out = blend(rgb, colored, alpha)
-    if draw_labels:
+    if draw_labels:  # names stay out of the banner's rows
+        top = banner_rows(*out.shape[:2]) if untrained else 0
         _draw_names(out, region_label_points(labels, skip=background_ids(class_names)),
-                    class_names)
+                    class_names, top)
     if untrained:
         _draw_banner(out, BANNER_TEXT)
     return out

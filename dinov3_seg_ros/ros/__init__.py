@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The thin ROS 2 shell around the core (the only place that imports rclpy)."""
+"""The node runtime: the thin ROS 2 shell around the core (tools around it: ros_tools)."""

@@ -32,6 +32,7 @@ from ..core.errors import ConfigError, Dinov3SegError
 from .node_common import NODE_NAME, NodeShell
 from .params import CLASS_NAMES, declare_class_names, declare_parameters, read_parameters
 from .runtime import SegmentationRuntime
+from .usage import print_help_if_asked
 
 
 class SegmentationLifecycleNode(NodeShell, LifecycleNode):
@@ -118,6 +119,8 @@ class SegmentationLifecycleNode(NodeShell, LifecycleNode):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Spin until the shutdown transition or SIGINT/SIGTERM (exit 0)."""
+    if print_help_if_asked('segmentation_lifecycle_node', args, managed=True):
+        return 0
     rclpy.init(args=args)
     node = None
     try:

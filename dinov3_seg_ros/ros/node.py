@@ -28,6 +28,7 @@ from ..core.errors import Dinov3SegError
 from .node_common import NODE_NAME, NodeShell, RosLogHandler, topic_token  # noqa: F401
 from .params import declare_class_names, declare_parameters
 from .runtime import SegmentationRuntime
+from .usage import print_help_if_asked
 
 
 class SegmentationNode(NodeShell, Node):
@@ -66,6 +67,8 @@ class SegmentationNode(NodeShell, Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Run the node until SIGINT/SIGTERM (exit 0); bad weights or config exit 1, no traceback."""
+    if print_help_if_asked('segmentation_node', args):
+        return 0
     rclpy.init(args=args)
     node = None
     code = 0

@@ -40,10 +40,10 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from . import image_codec as codec
 from ..core.errors import Dinov3SegError
-from .node_process import (add_override_arguments, Child, node_command, ros_environment,
-                           spin_until, start, stop)
+from ..ros import image_codec as codec
+from ..ros.node_process import (add_override_arguments, Child, node_command, ros_environment,
+                                spin_until, start, stop)
 
 
 class Setup(NamedTuple):

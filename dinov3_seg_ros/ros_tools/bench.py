@@ -44,8 +44,9 @@ from .bench_closed_loop import BenchClient, camera_frame, run_node_phase
 from .bench_report import add_non_model, summary
 from .bench_stages import node_params, time_stages
 from .image_publisher import parse_size
-from .node_process import add_override_arguments, ros_environment
+from ..ros.node_process import add_override_arguments
 from ..core.errors import Dinov3SegError
+from .domain import tool_environment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--rss-size', default='160x120', help='camera size for the soak')
     parser.add_argument('--rss-input-size', default='64', help='node input_size for the soak')
     add_override_arguments(parser)
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
+                             'else a private one per run)')
     parser.add_argument('--json', action='store_true', help='print only the JSON report')
     return parser
 
@@ -72,7 +76,7 @@ def node_overrides(args: argparse.Namespace, input_size: str) -> Dict[str, str]:
 
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Run every phase and return the report."""
-    ros_environment()
+    tool_environment(args.domain_id)
     parse_size(args.size)
     report: Dict[str, object] = {'size': args.size, 'input_size': args.input_size or 'yaml'}
     if args.stage_frames > 0:

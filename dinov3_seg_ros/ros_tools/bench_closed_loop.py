@@ -34,9 +34,9 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from .image_codec import array_to_image
+from ..ros.image_codec import array_to_image
 from .image_publisher import parse_size, prepare_frame, sample_photo
-from .node_process import Child, node_command, spin_until, start, stop
+from ..ros.node_process import Child, node_command, spin_until, start, stop
 from ..core.errors import Dinov3SegError
 
 

@@ -28,9 +28,9 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 import yaml
 
-from .image_codec import image_to_rgb, labels_to_image
-from .node_process import params_file
-from .params import NodeParams, params_from_values, SPECS
+from ..ros.image_codec import image_to_rgb, labels_to_image
+from ..ros.node_process import params_file
+from ..ros.params import NodeParams, params_from_values, SPECS
 from ..core.errors import ConfigError, one_line
 from ..core.segmenter import Segmenter
 

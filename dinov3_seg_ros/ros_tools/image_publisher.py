@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError, ImageError
-from .image_codec import array_to_image
+from ..ros.image_codec import array_to_image
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')
@@ -166,6 +166,8 @@ class ImagePublisherNode(Node):
             durability=DurabilityPolicy.VOLATILE)
         self.publisher = self.create_publisher(Image, args.topic, qos)
         self.published = 0
+        self._next = 0  # index of the next frame to try
+        self._unreadable: Set[int] = set()
 
     def message(self, index: int) -> Image:
         """Image message of frame index; its data is converted once per file when cached."""
@@ -177,6 +179,10 @@ class ImagePublisherNode(Node):
             self._cache[index] = msg
         return msg
 
+    def rewind(self) -> None:
+        """Start again from the first readable frame."""
+        self._next = 0
+
     def wait_for_subscribers(self, timeout: float) -> bool:
         """Spin until a subscriber is matched or timeout seconds pass."""
         deadline = time.monotonic() + timeout
@@ -186,9 +192,28 @@ class ImagePublisherNode(Node):
             rclpy.spin_once(self, timeout_sec=0.05)
         return True
 
+    def next_message(self) -> Image:
+        """Message of the next readable frame; an unreadable file is skipped with a warning.
+
+        Raises ImageError when no file is readable (the file's own error for a single file).
+        """
+        count = len(self._loaders)
+        for _ in range(count):
+            index, self._next = self._next, (self._next + 1) % count
+            if index in self._unreadable:
+                continue
+            try:
+                return self.message(index)
+            except ImageError as error:
+                if count == 1:
+                    raise
+                self._unreadable.add(index)
+                self.get_logger().warning(f'skipping {self._loaders[index][0]}: {error}')
+        raise ImageError(f'none of the {count} image files is readable')
+
     def publish_next(self) -> None:
-        """Stamp the next frame with now() and publish it."""
-        msg = self.message(self.published % len(self._loaders))
+        """Stamp the next readable frame with now() and publish it."""
+        msg = self.next_message()
         msg.header.stamp = self.get_clock().now().to_msg()
         self.publisher.publish(msg)
         self.published += 1
@@ -205,7 +230,8 @@ def run(args: argparse.Namespace, ros_args: List[str]) -> int:
     node = None
     try:
         node = ImagePublisherNode(args, loaders)
-        node.message(0)  # fail early on an unreadable first file
+        node.next_message()  # fail early when nothing is readable (warn for skipped files)
+        node.rewind()
         if args.wait_subscribers > 0 and not node.wait_for_subscribers(args.wait_subscribers):
             node.get_logger().warning('no subscriber yet; publishing anyway')
         node.get_logger().info(

@@ -15,7 +15,8 @@
 """End-to-end demo: image_publisher -> segmentation_node -> overlays saved as PNG files.
 
 ``dinov3-seg-demo --frames 5 --out-dir demo_output`` keeps DDS on this machine (loopback
-discovery, a private domain id, the shared-memory Fast DDS profile), starts the node and the
+discovery, --domain-id or the exported ROS_DOMAIN_ID, else a private domain id, the
+shared-memory Fast DDS profile), starts the node and the
 test camera as subprocesses, saves the first N overlays and label images, prints the frame
 rate and the stamp-to-receipt latency, then stops both processes by itself.
 """
@@ -35,10 +36,11 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 
-from .image_codec import image_to_rgb, image_view
-from .node_process import add_override_arguments, console_command, log_tail, node_command
-from .node_process import PACKAGE, ros_environment, spin_until, start, stop
-from ..core.errors import Dinov3SegError
+from ..ros.image_codec import image_to_rgb, image_view
+from ..ros.node_process import add_override_arguments, log_tail, node_command
+from ..ros.node_process import PACKAGE, spin_until, start, stop
+from ..core.errors import ConfigError, Dinov3SegError
+from .domain import tool_environment
 
 
 def node_overrides(args: argparse.Namespace) -> Dict[str, str]:
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_override_arguments(parser)
     parser.add_argument('--backbone-weights', default='', help='override backbone_weights')
     parser.add_argument('--head-weights', default='', help='override head_weights')
-    parser.add_argument('--domain-id', type=int, default=None, help='ROS_DOMAIN_ID to use')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
+                             'else a private one per run)')
     parser.add_argument('--timeout', type=float, default=150.0,
                         help='seconds to wait for all frames before giving up')
     return parser
@@ -124,16 +128,18 @@ def report(collector: OverlayCollector) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start node + camera, collect the overlays, save them, stop everything."""
-    environment = ros_environment(args.domain_id)
+    environment = tool_environment(args.domain_id)
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'dinov3-seg-demo: ROS_DOMAIN_ID={environment["ROS_DOMAIN_ID"]}, loopback only, '
           f'Fast DDS profile {environment["FASTDDS_DEFAULT_PROFILES_FILE"]}', flush=True)
     node_child = start('segmentation_node',
                        node_command(args.params_file, node_overrides(args)),
                        os.path.join(args.out_dir, 'segmentation_node.log'))
+    # The camera runs from this interpreter (same package as the demo, never a stale script).
+    camera = [sys.executable, '-m', f'{PACKAGE}.ros_tools.image_publisher']
     camera_child = start('image_publisher',
-                         console_command('image_publisher', f'{PACKAGE}.ros.image_publisher')
-                         + list(args.images) + ['--rate', str(args.rate), '--resize', args.size],
+                         camera + list(args.images) + ['--rate', str(args.rate),
+                                                       '--resize', args.size],
                          os.path.join(args.out_dir, 'image_publisher.log'))
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -173,7 +179,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.frames < 1 or args.rate <= 0:
         print('dinov3-seg-demo: --frames must be >= 1 and --rate > 0', file=sys.stderr)
         return 2
-    return run(args)
+    try:
+        return run(args)
+    except ConfigError as error:  # a bad --domain-id or ROS_DOMAIN_ID
+        print(f'dinov3-seg-demo: {error}', file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

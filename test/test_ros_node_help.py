@@ -1,0 +1,60 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""segmentation_node --help / segmentation_lifecycle_node --help: usage, exit 0, no rclpy.init."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dinov3_seg_ros.ros import params as P
+from dinov3_seg_ros.ros.usage import usage, wants_help
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize('module, prog', [('node', 'segmentation_node'),
+                                          ('lifecycle_node', 'segmentation_lifecycle_node')])
+def test_help_prints_usage_and_exits_0_without_rclpy_init(module, prog):
+    # rclpy.init fails on a non-numeric ROS_DOMAIN_ID: exit 0 proves it never ran
+    env = {**os.environ, 'ROS_DOMAIN_ID': 'not-a-number'}
+    result = subprocess.run([sys.executable, '-m', f'dinov3_seg_ros.ros.{module}', '--help'],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f'usage: {prog} ')
+    for name in P.parameter_names():
+        assert f'\n  {name} (' in result.stdout, name
+    for topic in ('segmentation/labels', 'segmentation/confidence', 'segmentation/camera_info',
+                  'segmentation/label_info', 'segmentation/enable', 'camera_info'):
+        assert topic in result.stdout
+    assert ('ros2 lifecycle set' in result.stdout) == (module == 'lifecycle_node')
+    assert 'Traceback' not in result.stderr
+
+
+def test_help_is_only_the_programs_own_argument():
+    assert wants_help(['segmentation_node', '-h'])
+    assert wants_help(['segmentation_node', '--help', '--ros-args', '-p', 'a:=1'])
+    assert not wants_help(['segmentation_node', '--ros-args', '--help'])  # rcl's own flag
+    assert not wants_help(['segmentation_node'])
+
+
+def test_usage_lists_choices_and_run_time_parameters():
+    text = usage('segmentation_node')
+    dynamic = [spec for spec in P.SPECS if not spec.read_only]
+    assert dynamic
+    for spec in dynamic:
+        assert f'  {spec.name} (default {spec.default!r}, changes at run time)' in text
+    assert 'One of: torch, onnxruntime.' in text
