@@ -33,7 +33,7 @@ from .openvino_metadata import set_ir_metadata
 
 LOGGER = logging.getLogger(__name__)
 # what stays in float: the op types and 'classifier' (the last conv of every head)
-KEEP_CHOICES = ('classifier', 'MVN', 'Softmax')
+KEEP_CHOICES = ('classifier', 'MVN', 'Softmax', 'ScaledDotProductAttention')
 DEFAULT_KEEP = ('classifier',)
 
 
