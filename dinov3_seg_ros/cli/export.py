@@ -85,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              '(default: every source once)')
     parser.add_argument('--int8-keep', default='classifier', metavar='LIST',
                         help='--int8: comma-separated parts kept in float: classifier '
-                             '(the last conv of each head), MVN (LayerNorm), Softmax, '
-                             "ScaledDotProductAttention; '' quantizes all NNCF would "
-                             '(default: %(default)s)')
+                             '(the last conv of each head), head (all head convs), '
+                             'patch_embed, MVN (LayerNorm), Softmax, ScaledDotProductAttention'
+                             "; '' quantizes all NNCF would (default: %(default)s)")
     parser.add_argument('--check', action='store_true',
                         help='run ONNX Runtime and PyTorch on a photo and print the parity')
     add_verbosity_arguments(parser)
@@ -133,6 +133,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         raise ConfigError(f'--out: the directory of {args.out!r} does not exist')
     if args.head_only and len(args.head_weights) > 1:
         raise ConfigError('--head-only exports one head: give one --head-weights file')
+    if not args.int8 and (args.calibration_images or args.calibration_count):
+        raise ConfigError('--calibration-images / --calibration-count need --int8')
     int8 = _int8_plan(args) if args.int8 else None
     recorded, size = traced_size(args.input_size)
     if args.head_weights:

@@ -32,8 +32,12 @@ from .onnx_metadata import read_metadata
 from .openvino_metadata import set_ir_metadata
 
 LOGGER = logging.getLogger(__name__)
-# what stays in float: the op types and 'classifier' (the last conv of every head)
-KEEP_CHOICES = ('classifier', 'MVN', 'Softmax', 'ScaledDotProductAttention')
+# what stays in float: 'classifier' (the last conv of every head), 'head' (every conv of the
+# heads: all but the patch embedding), 'patch_embed', or op types
+KEEP_CHOICES = ('classifier', 'head', 'patch_embed', 'MVN', 'Softmax',
+                'ScaledDotProductAttention')
+NAMED_KEEP = ('classifier', 'head', 'patch_embed')
+CONVOLUTIONS = ('Convolution', 'GroupConvolution')
 DEFAULT_KEEP = ('classifier',)
 
 
@@ -66,14 +70,32 @@ def classifier_convs(model: Any) -> List[str]:
     return names
 
 
+def _fed_by_parameter(node: Any) -> bool:
+    while node.get_type_name() in ('Convert', 'Reshape', 'Multiply', 'Add', 'Subtract'):
+        node = node.input_value(0).get_node()
+    return node.get_type_name() == 'Parameter'
+
+
+def convolutions(model: Any) -> Tuple[List[str], List[str]]:
+    """(patch embedding, head) convolution names: the convs fed by the image, the rest."""
+    patch, head = [], []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in CONVOLUTIONS:
+            fed = _fed_by_parameter(op.input_value(0).get_node())
+            (patch if fed else head).append(op.get_friendly_name())
+    return patch, head
+
+
 def ignored_scope(model: Any, keep: Sequence[str]) -> Tuple[Any, List[str]]:
     """nncf.IgnoredScope keeping keep (KEEP_CHOICES) in float -> (scope, node names)."""
     import nncf
     unknown = [k for k in keep if k not in KEEP_CHOICES]
     if unknown:
         raise ConfigError(f'int8 keep: {unknown} not in {", ".join(KEEP_CHOICES)}')
-    names = classifier_convs(model) if 'classifier' in keep else []
-    types = [k for k in keep if k != 'classifier']
+    patch, head = convolutions(model)
+    names = classifier_convs(model) if 'classifier' in keep and 'head' not in keep else []
+    names += (head if 'head' in keep else []) + (patch if 'patch_embed' in keep else [])
+    types = [k for k in keep if k not in NAMED_KEEP]
     present = {op.get_type_name() for op in model.get_ops()}
     types = [t for t in types if t in present]  # NNCF rejects types absent from the graph
     kept = names + [op.get_friendly_name() for op in model.get_ops()
