@@ -65,7 +65,8 @@ def test_cli_writes_int8_ir_and_reports(exported):
     agree = float(line.split('label agreement ')[1].split(',')[0])
     cosine = float(line.split('logits cosine ')[1].split()[0])
     assert 0.0 <= agree <= 1.0 and cosine > 0.9
-    assert 'ms/frame' in printed and 'calibrated on 3 images (skimage.data)' in printed
+    assert 'kept float: head' in printed and 'ms/frame' in printed
+    assert 'calibrated on 3 images (skimage.data)' in printed
 
 
 def test_ir_metadata_round_trips_with_precision_int8(exported):
@@ -110,12 +111,15 @@ def test_quantize_reports_agreement_per_keep_choice(exported, tmp_path):
     frames = list(calibration.calibration_images(sources, meta['export_size'], meta['mean'],
                                                  meta['std'], 4))
     report = int8_export.quantize_to_int8(str(folder / 'm.onnx'), str(tmp_path / 'q.xml'),
-                                          frames, keep=('classifier', 'MVN'))
+                                          frames, keep=('head', 'MVN'))
     assert 0.0 <= report.agreement <= 1.0 and report.cosine > 0.9
     assert report.min_cosine <= report.cosine
-    assert any('conv' in name.lower() for name in report.ignored)
-    assert len(report.ignored) > 1  # the classifier and the LayerNorms (MVN) stayed float
-    assert read_ir_metadata(str(tmp_path / 'q.xml'))['keep_precise'] == ['classifier', 'MVN']
+    import openvino
+    patch, head = int8_export.convolutions(openvino.convert_model(str(folder / 'm.onnx')))
+    assert len(patch) == 1 and len(head) >= 2  # the patch embedding; ASPP + classifier
+    assert set(head) <= set(report.ignored) and patch[0] not in report.ignored
+    assert len(report.ignored) > len(head)  # the LayerNorms (MVN) stayed float too
+    assert read_ir_metadata(str(tmp_path / 'q.xml'))['keep_precise'] == ['head', 'MVN']
     with pytest.raises(ConfigError, match='should end with .xml'):
         int8_export.quantize_to_int8(str(folder / 'm.onnx'), str(tmp_path / 'q.onnx'), frames)
 

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--calibration-count', type=int, default=0, metavar='N',
                         help='--int8: calibrate on N images, cycling the sources '
                              '(default: every source once)')
-    parser.add_argument('--int8-keep', default='classifier', metavar='LIST',
+    parser.add_argument('--int8-keep', default='head', metavar='LIST',
                         help='--int8: comma-separated parts kept in float: classifier '
                              '(the last conv of each head), head (all head convs), '
                              'patch_embed, MVN (LayerNorm), Softmax, ScaledDotProductAttention'
