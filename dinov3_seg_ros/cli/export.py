@@ -17,6 +17,9 @@
 Example: dinov3-seg-export --backbone vits16plus --backbone-weights dinov3_vits16plus.pth
 --head-weights model.pth --out dinov3_seg.onnx --check
 
+--int8 also writes <out>.xml/.bin: an int8 OpenVINO IR quantized by NNCF from the exported
+ONNX, calibrated on --calibration-images (default: scikit-image's sample photos).
+
 Without --backbone-weights / --head-weights the random weights are the ones dinov3-seg-infer,
 -bench and -eval build from the same --seed (marked untrained in the metadata), so
 `--backend onnxruntime --onnx` gives the labels `--backend torch` gives.
@@ -24,7 +27,7 @@ Without --backbone-weights / --head-weights the random weights are the ones dino
 
 import argparse
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,6 +37,7 @@ from dinov3_seg_ros.core.config import InputSize, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 
 DEFAULT_SIZE = '640x480'
+Int8Plan = Tuple[List[str], str, List[str], int]  # sources, their text, keep, count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--precision', default='float32', choices=('float32', 'float16'),
                         help='float16: fp16 weights and compute for the ONNX Runtime CUDA '
                              'provider, float32 input/outputs (default: %(default)s)')
+    parser.add_argument('--int8', action='store_true',
+                        help='also write an int8 OpenVINO IR (<out>.xml + .bin) by NNCF '
+                             'post-training quantization of the fused ONNX')
+    parser.add_argument('--calibration-images', nargs='+', default=[], metavar='DIR|FILE',
+                        help='--int8 calibration images: folders and/or files (default: '
+                             "scikit-image's sample photos)")
+    parser.add_argument('--calibration-count', type=int, default=0, metavar='N',
+                        help='--int8: calibrate on N images, cycling the sources '
+                             '(default: every source once)')
+    parser.add_argument('--int8-keep', default='head', metavar='LIST',
+                        help='--int8: comma-separated parts kept in float: classifier '
+                             '(the last conv of each head), head (all head convs), '
+                             'patch_embed, MVN (LayerNorm), Softmax, ScaledDotProductAttention'
+                             "; '' quantizes all NNCF would (default: %(default)s)")
     parser.add_argument('--check', action='store_true',
                         help='run ONNX Runtime and PyTorch on a photo and print the parity')
     add_verbosity_arguments(parser)
@@ -115,6 +133,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         raise ConfigError(f'--out: the directory of {args.out!r} does not exist')
     if args.head_only and len(args.head_weights) > 1:
         raise ConfigError('--head-only exports one head: give one --head-weights file')
+    if not args.int8 and (args.calibration_images or args.calibration_count):
+        raise ConfigError('--calibration-images / --calibration-count need --int8')
+    int8 = _int8_plan(args) if args.int8 else None
     recorded, size = traced_size(args.input_size)
     if args.head_weights:
         heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
@@ -156,7 +177,48 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             x = torch.from_numpy(sample_image(size, meta['mean'], meta['std']))
         report = check_parity(args.out, module.eval(), x)
         print(f'parity at {x.shape[3]}x{x.shape[2]}: {report}')
+    if int8 is not None:
+        _write_int8(args.out, int8, meta)
     return 0
+
+
+def _int8_plan(args: argparse.Namespace) -> Int8Plan:
+    """Check the --int8 options before exporting."""
+    from dinov3_seg_ros.core.calibration import resolve_sources
+    from dinov3_seg_ros.core.int8_export import KEEP_CHOICES
+    if args.head_only or args.precision != 'float32':
+        raise ConfigError('--int8 quantizes a float32 fused model: drop --head-only / '
+                          '--precision')
+    if args.calibration_count < 0:
+        raise ConfigError('--calibration-count: must be >= 0')
+    keep = [k for k in args.int8_keep.split(',') if k]
+    unknown = [k for k in keep if k not in KEEP_CHOICES]
+    if unknown:
+        raise ConfigError(f'--int8-keep: {",".join(unknown)} not in {",".join(KEEP_CHOICES)}')
+    sources, text = resolve_sources(args.calibration_images)
+    return sources, text, keep, args.calibration_count
+
+
+def _write_int8(onnx_path: str, plan: Int8Plan,
+                meta: Dict[str, Any]) -> None:
+    """Quantize the written ONNX to <out>.xml and print agreement and speed."""
+    from dinov3_seg_ros.core import int8_export
+    from dinov3_seg_ros.core.calibration import calibration_images
+    sources, text, keep, count = plan
+    size = meta['export_size']
+    frames = list(calibration_images(sources, size, meta['mean'], meta['std'], count))
+    xml_path = os.path.splitext(onnx_path)[0] + '.xml'
+    report = int8_export.quantize_to_int8(onnx_path, xml_path, frames, source=text, keep=keep)
+    megabytes = sum(os.path.getsize(os.path.splitext(xml_path)[0] + e)
+                    for e in ('.xml', '.bin')) / 1e6
+    print(f'wrote {xml_path} ({megabytes:.1f} MB): int8 OpenVINO IR, calibrated on '
+          f'{len(frames)} images ({text}), kept float: {",".join(keep) or "nothing"}')
+    print(f'{report} on the calibration images')
+    photo = sample_image(tuple(size), meta['mean'], meta['std'])
+    fp32 = int8_export.ms_per_frame(int8_export.compile_model(onnx_path, 'f32'), photo)
+    quantized = int8_export.ms_per_frame(int8_export.compile_model(xml_path, 'f32'), photo)
+    print(f'OpenVINO CPU at {size[1]}x{size[0]}: fp32 {fp32:.1f} ms/frame, int8 '
+          f'{quantized:.1f} ms/frame (f32 inference precision hint, median of 10)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
