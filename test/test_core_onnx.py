@@ -39,8 +39,8 @@ from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.config import ModelConfig  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
-from dinov3_seg_ros.core.onnx_backend import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
-from dinov3_seg_ros.core.onnx_backend import provider_plan, TRT  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import provider_plan, TRT  # noqa: E402
 from dinov3_seg_ros.core.onnx_metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.onnx_parity import check_parity, compare_outputs  # noqa: E402
 from dinov3_seg_ros.core.onnx_parity import reference_outputs  # noqa: E402

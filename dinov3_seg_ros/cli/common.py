@@ -97,7 +97,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group.add_argument('--dtype', default='auto', choices=DTYPES,
                        help='auto = float16 on CUDA, float32 on CPU (default: %(default)s)')
     group.add_argument('--backend', default='torch', choices=BACKENDS,
-                       help='torch, or onnxruntime with --onnx (default: %(default)s)')
+                       help='torch, onnxruntime (with --onnx), openvino (--onnx .onnx/.xml, '
+                       'or converted from torch), auto (backends.selection) '
+                       '(default: %(default)s)')
     group.add_argument('--onnx', default='', metavar='PATH',
                        help='fused .onnx model from dinov3-seg-export (needs --backend '
                             'onnxruntime)')

@@ -24,7 +24,7 @@ outputs.
 import json
 from typing import Any, Dict, Optional, Sequence
 
-from .backbone import PATCH_SIZE
+from .preprocess import PATCH_SIZE  # torch-free (backbone.PATCH_SIZE)
 from .errors import CheckpointError, ConfigError, one_line
 
 METADATA_KEY = 'dinov3_seg_ros'
