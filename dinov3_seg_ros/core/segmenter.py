@@ -241,7 +241,7 @@ class Segmenter:
 
 
 def _copy(x: Any) -> Any:
-    """A private copy of a numpy array or torch tensor."""
+    """Copy a numpy array or torch tensor."""
     return x.copy() if isinstance(x, np.ndarray) else x.clone()
 
 

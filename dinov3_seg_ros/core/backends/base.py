@@ -26,7 +26,7 @@ def variant(name: str) -> str:
 
 
 def checked_backbone(config: Any) -> str:
-    """The backbone a model file must match: config.backbone unless left at the default.
+    """Give the backbone a model file must match: config.backbone unless the default.
 
     A model file describes its own backbone; only a backbone set explicitly (not the
     ModelConfig default) must agree with it.

@@ -83,7 +83,7 @@ def resolve_dtype(requested: str, device_kind: str) -> Tuple[str, str]:
 
 
 def model_metadata(model: Any, path: str) -> Dict[str, Any]:
-    """The onnx_metadata dict of an .onnx (metadata_props) or an IR .xml (rt_info)."""
+    """Read the onnx_metadata dict of an .onnx (metadata_props) or an IR .xml (rt_info)."""
     if path.lower().endswith('.onnx'):
         return read_metadata(path)
     props: Dict[str, str] = {}
@@ -189,5 +189,5 @@ class OpenVinoBackend(Backend):
 
 
 def metadata_json(metadata: Dict[str, Any]) -> str:
-    """The rt_info string an IR .xml carries (set_rt_info(text, [METADATA_KEY, 'metadata']))."""
+    """Encode metadata as the rt_info string an IR .xml carries ([METADATA_KEY, "metadata"])."""
     return json.dumps(metadata)
