@@ -126,6 +126,15 @@ def test_openvino_batch_and_ir_metadata(fused, frames, tmp_path):
     assert all((r.labels == s).mean() >= 0.999 for r, s in zip(results, singles))
 
 
+def test_openvino_converts_the_torch_model_in_memory(lively, frames):
+    torch_seg = Segmenter(config(backend='torch', head_weights=(lively,), input_size='64'))
+    ov_seg = Segmenter(config(backend='openvino', head_weights=(lively,), input_size='64'))
+    assert ov_seg.backend == 'openvino' and ov_seg.head_names == ['lively']
+    for frame in frames:  # two input sizes: the converted model is dynamic
+        expected = torch_seg(frame).labels
+        assert (ov_seg(frame).labels == expected).mean() >= 0.999
+
+
 def test_openvino_rejects_a_model_of_another_backbone(fused):
     with pytest.raises(CheckpointError, match='fused.onnx.*vits16.*vitb16'):
         Segmenter(config(backend='openvino', onnx_model=fused, backbone='vitb16'))

@@ -119,7 +119,8 @@ def add_seed_argument(parser: Any) -> None:
 def check_onnx_backend(onnx: str, backend: str) -> None:
     """--onnx is never silently ignored: it needs a backend that runs ONNX models."""
     if onnx and backend == 'torch':
-        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime (the torch backend '
+        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime, openvino or auto (the '
+                          'torch backend '
                           'builds the model from --backbone-weights/--head-weights)')
 
 

@@ -17,7 +17,7 @@
 The model is config.onnx_model, a fused .onnx from dinov3-seg-export or an OpenVINO IR .xml
 (its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the onnx_metadata
 dict, plus 'precision': 'int8' for quantized models); without one, the torch model of the
-config is exported to a temporary fused ONNX first (torch needed then). Precision: bf16
+config is converted in memory (openvino.convert_model; torch needed then). Precision: bf16
 (INFERENCE_PRECISION_HINT) when the dtype resolves to bfloat16 (precision.resolve_dtype),
 else f32; threads: config.threads or the physical cores; compiled models are cached in
 CACHE_DIR (config.openvino_cache_dir, default ~/.cache/dinov3_seg_ros/openvino). Input
@@ -92,19 +92,36 @@ def model_metadata(model: Any, path: str) -> Dict[str, Any]:
     return parse_metadata(props, path)
 
 
-def export_temporary(config: Any, folder: str) -> str:
-    """Export the config's torch model to a fused .onnx in folder (imports torch)."""
+def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str, Any]]:
+    """Convert the config's torch model (backbone + heads) with openvino.convert_model.
+
+    In memory, with dynamic [-1, 3, -1, -1] input (the traceable RoPE); when timm's RoPE is
+    not the expected module, through a fused ONNX export in folder. Imports torch.
+    Returns (openvino.Model, the metadata an export would carry).
+    """
+    import torch
+
     from ..backbone import build_backbone
-    from ..onnx_export import export_fused
+    from ..onnx_export import export_fused, FusedModel, prepare_heads
+    from ..onnx_metadata import build_metadata
+    from ..onnx_rope import traceable_rope
     from .torch_backend import head_names_for, load_heads
     heads = load_heads(config, config.backbone)
     backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
-    path = os.path.join(folder, 'fused.onnx')
+    names = head_names_for(config.head_weights)
     size = config.input_size
-    sample = (size.height, size.width) if size.mode == 'fixed' else (224, 224)
-    export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
-                 size=sample, input_size=str(size))
-    return path
+    sample = (size.height, size.width) if size.mode == 'fixed' else (64, 96)
+    with traceable_rope(backbone) as patched:
+        if patched:
+            model = FusedModel(backbone, prepare_heads(heads)).eval()
+            with torch.no_grad():
+                converted = ov.convert_model(model, example_input=torch.zeros(1, 3, *sample),
+                                             input=[-1, 3, -1, -1])
+            return converted, build_metadata('fused', backbone, heads, names, str(size),
+                                             True, sample)
+    path = os.path.join(folder, 'fused.onnx')
+    export_fused(backbone, heads, path, head_names=names, size=sample, input_size=str(size))
+    return ov.Core().read_model(path), read_metadata(path)
 
 
 class OpenVinoBackend(Backend):
@@ -116,24 +133,25 @@ class OpenVinoBackend(Backend):
         super().__init__()
         ov = import_openvino()
         with tempfile.TemporaryDirectory(prefix='dinov3-ov-') as folder:
-            self._build(ov.Core(), config, folder)  # the temporary export lives until compiled
+            self._build(ov, config, folder)  # the temporary export lives until compiled
         self.request = self.compiled.create_infer_request()
 
-    def _build(self, core: Any, config: Any, folder: str) -> None:
-        path = config.onnx_model
+    def _build(self, ov: Any, config: Any, folder: str) -> None:
+        core, path = ov.Core(), config.onnx_model
         if not path:
-            LOGGER.info('openvino: no onnx_model given, exporting %s to a temporary '
-                        'fused ONNX', config.backbone)
-            path = export_temporary(config, folder)
+            LOGGER.info('openvino: no onnx_model given, converting the torch %s model',
+                        config.backbone)
+            model, self.metadata = convert_from_torch(config, ov, folder)
         elif not os.path.isfile(path):
             raise CheckpointError(f'OpenVINO model not found: {path!r}')
-        try:
-            model = core.read_model(path)
-        except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
-            raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
-                                  f'{one_line(exc, 200)}') from None
-        self.metadata = model_metadata(model, path)
-        shown = config.onnx_model or f'{config.backbone} (exported to a temporary ONNX)'
+        else:
+            try:
+                model = core.read_model(path)
+            except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+                raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
+                                      f'{one_line(exc, 200)}') from None
+            self.metadata = model_metadata(model, path)
+        shown = config.onnx_model or f'{config.backbone} (converted from torch)'
         self.describe(self.metadata, shown, checked_backbone(config), config.classes_file)
         if len(model.outputs) != len(self.head_names):
             raise CheckpointError(f'{shown!r}: {len(model.outputs)} outputs but metadata '
