@@ -91,6 +91,16 @@ def test_openvino_matches_torch_float32(fused, lively, photos):
     assert (got.labels == expected).mean() >= 0.999
 
 
+def test_openvino_bfloat16_sets_the_precision_hint(fused, photos):
+    from dinov3_seg_ros.core.backends.openvino import resolve_dtype
+    seg = Segmenter(config(backend='openvino', onnx_model=fused, dtype='bfloat16'))
+    assert seg.precision == resolve_dtype('bfloat16', 'cpu')[0] == 'bfloat16'
+    hint = str(seg.engine.compiled.get_property('INFERENCE_PRECISION_HINT'))
+    if 'BF16' in ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'):
+        assert 'bf' in hint.lower()  # ov.Type bfloat16
+    assert seg(photos['coffee']).labels.shape == photos['coffee'].shape[:2]
+
+
 def test_segment_batch_equals_single_frames(lively, frames, monkeypatch):
     seg = Segmenter(config(backend='torch', head_weights=(lively,), input_size='64'))
     calls = []
