@@ -174,6 +174,15 @@ def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16
     return session
 
 
+def _torch_cuda() -> bool:
+    """Tell whether torch is installed with a usable CUDA device (imports torch)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def _first_input_name(path: str) -> str:
     """Name of the model's first graph input (read without the weights)."""
     import onnx
@@ -213,8 +222,9 @@ class OnnxRuntimeBackend(Backend):
         self.head_names = list(self.metadata.get('head_names') or [])
         trt_fp16 = TRT in self.providers and fp16
         self.precision = 'float16' if trt_fp16 else 'float32'
-        self.wants_torch_input = self.device != 'cpu'
-        self.torch_device = self.device
+        # on a GPU session, torch CUDA tensors are bound in place (needs torch with CUDA)
+        self.wants_torch_input = self.device != 'cpu' and _torch_cuda()
+        self.torch_device = self.device if self.wants_torch_input else 'cpu'
         heads = len(self.metadata.get('head_names') or [])
         if heads != len(self.output_names):
             raise CheckpointError(f'{path!r}: {len(self.output_names)} outputs but metadata '
