@@ -39,8 +39,8 @@ from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.config import ModelConfig  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
-from dinov3_seg_ros.core.onnx_backend import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
-from dinov3_seg_ros.core.onnx_backend import provider_plan, TRT  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import provider_plan, TRT  # noqa: E402
 from dinov3_seg_ros.core.onnx_metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.onnx_parity import check_parity, compare_outputs  # noqa: E402
 from dinov3_seg_ros.core.onnx_parity import reference_outputs  # noqa: E402
@@ -245,7 +245,7 @@ def test_segmenter_onnxruntime_labels_match_torch_on_a_photo(
     from dinov3_seg_ros.core.segmenter import Segmenter
     rgb = photos['coffee']  # 400x600: not a patch multiple, resized to 96x144
     common = dict(backbone='vits16plus', input_size='144', device='cpu', warmup=0)
-    torch_seg = Segmenter(ModelConfig(backbone_weights=meta_vits16plus_pth,
+    torch_seg = Segmenter(ModelConfig(backend='torch', backbone_weights=meta_vits16plus_pth,
                                       head_weights=(lively_head[1],), **common))
     ort_seg = Segmenter(ModelConfig(backend='onnxruntime', onnx_model=fused[0].path,
                                     **common))
@@ -316,13 +316,13 @@ def test_export_without_weights_builds_the_model_infer_builds(photos, tmp_path, 
     assert 'UNTRAINED' in capsys.readouterr().out and read_metadata(out)['untrained']
     rgb = photos['astronaut']  # 512x512 -> 96x96
     common = dict(input_size='96', device='cpu', warmup=0)
-    torch_seg = Segmenter(ModelConfig(seed=5, **common))
+    torch_seg = Segmenter(ModelConfig(backend='torch', seed=5, **common))
     ort_seg = Segmenter(ModelConfig(backend='onnxruntime', onnx_model=out, **common))
     assert ort_seg.untrained and torch_seg.untrained
     expected, got = torch_seg(rgb).labels, ort_seg(rgb).labels
     assert (got == expected).mean() >= 0.999
     assert len(np.unique(expected)) > 1  # a real comparison, not two constant maps
-    other = Segmenter(ModelConfig(seed=6, **common))(rgb).labels
+    other = Segmenter(ModelConfig(backend='torch', seed=6, **common))(rgb).labels
     assert (other == expected).mean() < 0.9  # the seed matters: the check above can fail
 
 

@@ -18,7 +18,7 @@ import onnx
 import pytest
 
 from dinov3_seg_ros.core.errors import ConfigError
-from dinov3_seg_ros.core.onnx_backend import OnnxRuntimeBackend
+from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
 from dinov3_seg_ros.core.onnx_export import export_head
 from dinov3_seg_ros.core.onnx_metadata import read_metadata
 from dinov3_seg_ros.core.onnx_precision import convert_precision

@@ -41,6 +41,7 @@ STAGES = {'preprocess', 'backbone', 'head', 'postprocess', 'overlay', 'total'}
 
 def config(**kwargs):
     kwargs.setdefault('device', 'cpu')
+    kwargs.setdefault('backend', 'torch')
     kwargs.setdefault('warmup', 0)
     return ModelConfig(**kwargs)
 

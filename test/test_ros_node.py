@@ -54,6 +54,7 @@ def write_head(path, num_classes=len(CLASSES)):
 
 def write_params(path, heads):
     path.write_text('/**:\n  ros__parameters:\n    backbone: vits16\n    device: cpu\n'
+                    '    backend: torch\n'
                     f"    head_weights: '{heads}'\n    warmup: 0\n    diagnostics_period: 0.5\n")
     return str(path)
 

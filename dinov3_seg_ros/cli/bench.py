@@ -131,9 +131,8 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
     from dinov3_seg_ros.core.flops import backbone_flops, head_flops, matmul_peak_gflops
     rows, cols = in_size[0] // 16, in_size[1] // 16
     backbone = backbone_flops(segmenter.backbone_name, *in_size) / 1e9
-    if segmenter.backend == 'onnxruntime':
-        from dinov3_seg_ros.core.onnx_metadata import read_metadata
-        configs = read_metadata(segmenter.config.onnx_model).get('heads') or []
+    if segmenter.backend != 'torch':  # a fused model file (onnxruntime, openvino)
+        configs = getattr(segmenter.engine, 'metadata', {}).get('heads') or []
     else:
         configs = [h.head for h in segmenter.head_checkpoints]
     head = sum(head_flops(c, rows, cols) for c in configs) / 1e9
@@ -158,7 +157,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     if args.compile and args.backend != 'torch':
         raise ConfigError('--compile applies to the torch backend only')
     import torch
-    from dinov3_seg_ros.core.onnx_backend import physical_cores
+    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
     from dinov3_seg_ros.core.preprocess import model_input_size
     from dinov3_seg_ros.core.segmenter import Segmenter
     height, width = parse_size(args.size)
@@ -175,22 +174,19 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                              head_weights=tuple(args.head_weights), input_size=args.input_size,
                              device=args.device, dtype=args.dtype, backend=args.backend,
                              onnx_model=onnx_path, warmup=0, compile=args.compile,
-                             seed=args.seed)
+                             seed=args.seed, threads=args.threads)
         segmenter = Segmenter(config)  # compiles the backbone now with --compile
         if args.compile:
             notes.append(compile_note(segmenter))
-        if segmenter.backend == 'onnxruntime':
-            notes.append("onnxruntime runs the fused model: backbone_ms includes the heads, "
-                         "head_ms is 0; backbone_gflops counts backbone + head work")
-            threads = physical_cores()  # OnnxRuntimeBackend's intra-op default
-            if args.threads:
-                notes.append('--threads applies to torch only: onnxruntime used the '
-                             f'{threads} physical cores')
+        if segmenter.backend != 'torch':
+            notes.append(f"{segmenter.backend} runs the fused model: backbone_ms includes the "
+                         "heads, head_ms is 0; backbone_gflops counts backbone + head work")
+            threads = int(getattr(segmenter.engine, 'threads', 0) or threads)
         rgb = photo(height, width)
         info = segmenter.preprocessor.resize_info(rgb)
         in_size = (info.in_height, info.in_width)
         ms = time_stages(segmenter, rgb, args.warmup, args.repeat, not args.no_overlay)
-        if segmenter.backend == 'onnxruntime':  # the heads run inside the fused model
+        if segmenter.backend != 'torch':  # the heads run inside the fused model
             ms['backbone'], ms['head'] = ms['backbone'] + ms['head'], 0.0
         device = segmenter.device if segmenter.device.startswith('cuda') else 'cpu'
         report: Dict[str, Any] = {f'{k}_ms': round(v, 3) for k, v in ms.items()

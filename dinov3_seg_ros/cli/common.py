@@ -97,7 +97,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group.add_argument('--dtype', default='auto', choices=DTYPES,
                        help='auto = float16 on CUDA, float32 on CPU (default: %(default)s)')
     group.add_argument('--backend', default='torch', choices=BACKENDS,
-                       help='torch, or onnxruntime with --onnx (default: %(default)s)')
+                       help='torch, onnxruntime (with --onnx), openvino (--onnx .onnx/.xml, '
+                       'or converted from torch), auto (backends.selection) '
+                       '(default: %(default)s)')
     group.add_argument('--onnx', default='', metavar='PATH',
                        help='fused .onnx model from dinov3-seg-export (needs --backend '
                             'onnxruntime)')
@@ -117,7 +119,8 @@ def add_seed_argument(parser: Any) -> None:
 def check_onnx_backend(onnx: str, backend: str) -> None:
     """--onnx is never silently ignored: it needs a backend that runs ONNX models."""
     if onnx and backend == 'torch':
-        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime (the torch backend '
+        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime, openvino or auto (the '
+                          'torch backend '
                           'builds the model from --backbone-weights/--head-weights)')
 
 

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 import logging
 import os
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
-
-import torch
-from torch import nn
+from typing import Any, Dict, List, Optional, Sequence, TYPE_CHECKING
 
 from .errors import CheckpointError
-from .heads import build_head, HeadConfig
-from .weights_io import load_weights_file
+
+if TYPE_CHECKING:  # torch, heads and weights_io are imported where used: read_class_names
+    from torch import nn  # and default_class_names stay torch-free
+
+    from .heads import HeadConfig
 
 LOGGER = logging.getLogger(__name__)
 FORMAT = 'dinov3_seg_ros/head'
@@ -67,8 +67,8 @@ def default_class_names(num_classes: int) -> List[str]:
 class HeadCheckpoint:
     """A head's weights and everything needed to run it."""
 
-    state_dict: Dict[str, torch.Tensor]
-    head: HeadConfig
+    state_dict: Dict[str, Any]
+    head: 'HeadConfig'
     class_names: List[str]
     backbone: str = ''
     mean: Optional[Sequence[float]] = None
@@ -85,8 +85,9 @@ class HeadCheckpoint:
                 'std': list(self.std) if self.std is not None else None,
                 'input_size': self.input_size, 'metadata': dict(self.metadata)}
 
-    def build(self) -> nn.Module:
+    def build(self) -> 'nn.Module':
         """Build the head module with these weights loaded (strict), in eval mode."""
+        from .heads import build_head
         module = build_head(self.head)
         try:
             module.load_state_dict(self.state_dict, strict=True)
@@ -99,6 +100,7 @@ class HeadCheckpoint:
 
 def atomic_save(obj: Any, path: str) -> None:
     """torch.save to a temporary file beside path, fsync, then rename over path."""
+    import torch
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=directory)
@@ -128,6 +130,10 @@ def load_head_checkpoint(path: str, classes_file: str = '') -> HeadCheckpoint:
     classes_file overrides the names in a project checkpoint and names the classes of a bare
     state_dict; its length must equal the head's number of classes.
     """
+    import torch
+
+    from .heads import HeadConfig
+    from .weights_io import load_weights_file
     payload = load_weights_file(path, 'head weights')
     if not isinstance(payload, dict):
         raise CheckpointError(f'{path!r} holds a {type(payload).__name__}, not a checkpoint')
@@ -156,6 +162,7 @@ def load_head_checkpoint(path: str, classes_file: str = '') -> HeadCheckpoint:
 
 
 def _from_payload(path: str, payload: Dict[str, Any]) -> HeadCheckpoint:
+    from .heads import HeadConfig
     if payload.get('version', 0) > VERSION:
         raise CheckpointError(f'{path!r} has checkpoint version {payload["version"]}; '
                               f'this package reads up to {VERSION}')

@@ -22,7 +22,7 @@ from .errors import ConfigError
 
 DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
-BACKENDS = ('torch', 'onnxruntime')
+BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
 DEFAULT_LONG_SIDE = 640
 
 
@@ -84,6 +84,11 @@ class ModelConfig:
     25-35 s of compilation at start-up (about 6 s with a warm cache), for the warm-up frame's
     input shape (a fixed input_size, or 4:3 frames at the long side), and more when frames of
     another shape arrive; without a working compiler it warns once and runs eagerly.
+
+    backend: auto (backends.selection: torch on CUDA, else openvino when installed, else
+    torch), torch, onnxruntime or openvino; onnx_model: a fused .onnx (onnxruntime,
+    openvino) or an OpenVINO IR .xml; threads: CPU threads of onnxruntime/openvino (0: the
+    physical cores); openvino_cache_dir: OpenVINO's compiled-model cache.
     """
 
     backbone: str = 'vits16plus'
@@ -93,8 +98,10 @@ class ModelConfig:
     input_size: InputSize = field(default_factory=InputSize)
     device: str = 'auto'
     dtype: str = 'auto'
-    backend: str = 'torch'
+    backend: str = 'auto'
     onnx_model: str = ''
+    threads: int = 0
+    openvino_cache_dir: str = ''
     warmup: int = 1
     compile: bool = False
     seed: int = 0
@@ -113,6 +120,10 @@ class ModelConfig:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:
             raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
+        if self.backend == 'onnxruntime' and self.onnx_model.lower().endswith('.xml'):
+            raise ConfigError('onnx_model: an OpenVINO .xml needs backend openvino or auto')
+        if self.threads < 0:
+            raise ConfigError('threads: must be >= 0')
         if self.warmup < 0:
             raise ConfigError('warmup: must be >= 0')
         if not isinstance(self.compile, bool):

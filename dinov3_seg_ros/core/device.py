@@ -16,12 +16,12 @@
 
 import contextlib
 import logging
-import time
-from typing import ContextManager, Dict, List, Tuple
+from typing import ContextManager
 
 import torch
 
 from .errors import ConfigError
+from .timing import StageTimer  # noqa: F401 - its former home
 
 LOGGER = logging.getLogger(__name__)
 DTYPE_NAMES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
@@ -89,48 +89,3 @@ def device_label(device: torch.device) -> str:
     if device.type == 'cuda':
         return f'cuda:{device.index if device.index is not None else 0}'
     return device.type
-
-
-class StageTimer:
-    """Milliseconds per pipeline stage without extra GPU syncs.
-
-    mark(stage) ends a stage that runs in device order: on CUDA it records an event that is
-    read after the frame's single sync (the copy of the logits to the host), on the CPU it
-    reads perf_counter. add(stage, ms) records a host-side duration measured by the caller.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self._cuda = device.type == 'cuda'
-        self._start = self._now()
-        self._marks: List[Tuple[str, object]] = []
-        self._host: Dict[str, float] = {}
-
-    def _now(self) -> object:
-        if self._cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            return event
-        return time.perf_counter()
-
-    def mark(self, stage: str) -> None:
-        """Close the stage that began at the previous mark, or at construction."""
-        self._marks.append((stage, self._now()))
-
-    def add(self, stage: str, milliseconds: float) -> None:
-        """Add a host-measured duration to stage."""
-        self._host[stage] = self._host.get(stage, 0.0) + milliseconds
-
-    def results(self) -> Dict[str, float]:
-        """Milliseconds per stage; call after the sync when on CUDA."""
-        out: Dict[str, float] = {}
-        previous = self._start
-        for stage, value in self._marks:
-            if self._cuda:
-                elapsed = previous.elapsed_time(value)  # type: ignore[union-attr]
-            else:
-                elapsed = (value - previous) * 1e3  # type: ignore[operator]
-            out[stage] = out.get(stage, 0.0) + elapsed
-            previous = value
-        for stage, value in self._host.items():
-            out[stage] = out.get(stage, 0.0) + value
-        return out

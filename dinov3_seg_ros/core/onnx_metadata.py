@@ -24,6 +24,7 @@ outputs.
 import json
 from typing import Any, Dict, Optional, Sequence
 
+from .preprocess import PATCH_SIZE  # torch-free (backbone.PATCH_SIZE)
 from .errors import CheckpointError, ConfigError, one_line
 
 METADATA_KEY = 'dinov3_seg_ros'
@@ -38,7 +39,6 @@ def build_metadata(kind: str, backbone: Any, heads: Sequence[Any], head_names: S
     backbone is a DinoV3Backbone or None (head-only export without one: mean/std may be
     None); heads are HeadCheckpoints.
     """
-    from .backbone import PATCH_SIZE  # torch: only exports build metadata, readers need not
     first = heads[0]
     mean = first.mean if first.mean is not None else getattr(backbone, 'mean', None)
     std = first.std if first.std is not None else getattr(backbone, 'std', None)

@@ -27,16 +27,26 @@ Both steps are exact, so labels differ from the reference only where two classes
 float rounding (a few pixels per megapixel, measured on photos in test_core_postprocess).
 """
 
-from typing import Optional, Tuple, Union
+import sys
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .preprocess import ResizeInfo
 
-LogitsLike = Union[torch.Tensor, np.ndarray]
+LogitsLike = Any  # a torch.Tensor (any device) or a numpy array; torch is never imported here
+
+
+def is_tensor(value: object) -> bool:
+    """Tell whether value is a torch tensor, without importing torch."""
+    torch = sys.modules.get('torch')
+    return torch is not None and torch.is_tensor(value)
+
+
+def on_accelerator(logits: object) -> bool:
+    """Tell whether logits are a torch tensor off the CPU (CUDA): labels_to_host then."""
+    return is_tensor(logits) and logits.device.type != 'cpu'  # type: ignore[attr-defined]
 
 
 def label_dtype(num_classes: int) -> type:
@@ -49,8 +59,8 @@ def logits_to_numpy(logits: LogitsLike) -> np.ndarray:
 
     The result is a C-contiguous float32 numpy array.
     """
-    if torch.is_tensor(logits):
-        logits = logits.detach().to('cpu', torch.float32).numpy()
+    if is_tensor(logits):
+        logits = logits.detach().float().cpu().numpy()
     array = np.asarray(logits, dtype=np.float32)
     if array.ndim == 4:
         if array.shape[0] != 1:
@@ -75,6 +85,8 @@ def bilinear_axis(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.nda
 
 def reference_labels(logits: LogitsLike, height: int, width: int) -> np.ndarray:
     """(H, W) int64 labels the slow reference way: upsample all K channels, then argmax."""
+    import torch
+    import torch.nn.functional as F
     x = torch.from_numpy(logits_to_numpy(logits))[None]
     up = F.interpolate(x, size=(height, width), mode='bilinear', align_corners=False)
     return up[0].argmax(0).numpy()

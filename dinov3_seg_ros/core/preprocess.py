@@ -21,16 +21,15 @@ non-blocking copy, and the resize and normalization run on the device.
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from .backbone import PATCH_SIZE
 from .config import InputSize
 from .errors import ImageError
+
+PATCH_SIZE = 16  # backbone.PATCH_SIZE, repeated so that preprocessing never imports torch
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class Preprocessor:
     """
 
     def __init__(self, input_size: Union[InputSize, str], mean: Sequence[float],
-                 std: Sequence[float], device: Union[torch.device, str] = 'cpu',
+                 std: Sequence[float], device: Any = 'cpu',
                  patch: int = PATCH_SIZE, reuse_output: bool = False) -> None:
         self.input_size = InputSize.parse(input_size)
         self.mean = tuple(float(v) for v in mean)
@@ -152,17 +151,16 @@ class Preprocessor:
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ImageError(f'normalization needs 3 means and 3 positive stds, got '
                              f'{self.mean} / {self.std}')
-        self.device = torch.device(device)
+        self.device = device  # a torch.device or a label; torch is imported only to use it
+        self.on_cuda = str(getattr(device, 'type', device)).startswith('cuda')
         self.patch = patch
         self._lut = normalization_lut(self.mean, self.std)
-        std32 = torch.tensor(self.std, dtype=torch.float32)
-        self._scale = (1.0 / (255.0 * std32)).view(1, 3, 1, 1).to(self.device)
-        self._bias = (-torch.tensor(self.mean, dtype=torch.float32) / std32).view(
-            1, 3, 1, 1).to(self.device)
-        self._staging: Dict[Tuple[int, ...], torch.Tensor] = {}
+        self._scale: Any = None
+        self._bias: Any = None
+        self._staging: Dict[Tuple[int, ...], Any] = {}
         self._reuse = reuse_output
         self._output: Optional[np.ndarray] = None
-        self._copied: Optional[torch.cuda.Event] = None
+        self._copied: Any = None
 
     def resize_info(self, rgb: np.ndarray) -> ResizeInfo:
         """Validate the frame and compute its ResizeInfo."""
@@ -182,15 +180,24 @@ class Preprocessor:
             out = self._output
         return normalize_rgb(resized, self._lut, out), info
 
-    def __call__(self, rgb: np.ndarray) -> Tuple[torch.Tensor, ResizeInfo]:
-        """(H, W, 3) uint8 -> ((1, 3, h, w) float32 tensor on the device, ResizeInfo)."""
-        if self.device.type != 'cuda':
+    def __call__(self, rgb: np.ndarray) -> Tuple[Any, ResizeInfo]:
+        """(H, W, 3) uint8 -> ((1, 3, h, w) float32 torch tensor on the device, ResizeInfo)."""
+        import torch
+        if not self.on_cuda:
             array, info = self.to_numpy(rgb)
             return torch.from_numpy(array), info
         info = self.resize_info(rgb)
         return self._on_cuda(rgb, info), info
 
-    def _on_cuda(self, rgb: np.ndarray, info: ResizeInfo) -> torch.Tensor:
+    def _on_cuda(self, rgb: np.ndarray, info: ResizeInfo) -> Any:
+        import torch
+        import torch.nn.functional as F
+        if self._scale is None:
+            self.device = torch.device(self.device)
+            std32 = torch.tensor(self.std, dtype=torch.float32)
+            self._scale = (1.0 / (255.0 * std32)).view(1, 3, 1, 1).to(self.device)
+            self._bias = (-torch.tensor(self.mean, dtype=torch.float32) / std32).view(
+                1, 3, 1, 1).to(self.device)
         staging = self._staging.get(rgb.shape)
         if staging is None:
             self._staging.clear()

@@ -85,9 +85,10 @@ SPECS: Tuple[ParamSpec, ...] = (
               'names stored in the checkpoint.'),
     ParamSpec('input_size', '640', "Backbone input: long side in px ('640', aspect kept), "
               "fixed 'WxH', or 'native'.", dynamic_typing=True),
-    ParamSpec('backend', 'torch', 'Inference backend.', choices=BACKENDS),
-    ParamSpec('onnx_model', '', 'Fused .onnx model exported by dinov3-seg-export '
-              '(backend onnxruntime only).'),
+    ParamSpec('backend', 'auto', 'Inference backend: auto (torch on CUDA, else openvino when '
+              'installed, else torch), torch, onnxruntime or openvino.', choices=BACKENDS),
+    ParamSpec('onnx_model', '', 'Fused .onnx model exported by dinov3-seg-export, or an '
+              'OpenVINO IR .xml (backends onnxruntime, openvino, auto).'),
     ParamSpec('dtype', 'auto', 'Compute dtype: auto (float16 on CUDA, float32 on CPU), '
               'float32, float16 or bfloat16.', choices=DTYPES),
     ParamSpec('warmup', 1, 'Warm-up inferences run before the first frame.',
@@ -134,7 +135,7 @@ class NodeParams:
     head_weights: Tuple[str, ...] = ()
     classes_file: str = ''
     input_size: str = '640'
-    backend: str = 'torch'
+    backend: str = 'auto'
     onnx_model: str = ''
     dtype: str = 'auto'
     warmup: int = 1

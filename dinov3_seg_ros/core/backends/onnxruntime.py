@@ -28,10 +28,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import InputSize
-from .errors import CheckpointError, ConfigError, one_line
-from .onnx_metadata import parse_metadata
-from .tensorrt_cache import trt_options
+from ..config import InputSize
+from ..errors import CheckpointError, ConfigError, one_line
+from ..onnx_metadata import parse_metadata
+from ..tensorrt_cache import trt_options
+from .base import Backend, checked_backbone
 
 LOGGER = logging.getLogger(__name__)
 TRT = 'TensorrtExecutionProvider'
@@ -173,23 +174,36 @@ def open_session(path: str, device: str = 'auto', *, tensorrt: bool = True, fp16
     return session
 
 
+def _torch_cuda() -> bool:
+    """Tell whether torch is installed with a usable CUDA device (imports torch)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def _first_input_name(path: str) -> str:
     """Name of the model's first graph input (read without the weights)."""
     import onnx
     return onnx.load(path, load_external_data=False).graph.input[0].name
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(Backend):
     """An exported model in an ONNX Runtime session.
 
     __call__: (N, 3, H, W) float32 normalized image (fused model; H, W multiples of 16), or
     (N, C, h, w) features (head model) -> list of (N, K_i, h, w) float32 logits, one per head.
     A torch CUDA tensor is bound in place (IO binding) when the session runs on CUDA.
+    from_config builds the Segmenter's backend (a fused model, described by its metadata).
     """
+
+    name = 'onnxruntime'
 
     def __init__(self, path: str, device: str = 'auto', *, tensorrt: bool = True,
                  fp16: bool = True, trt_cache_dir: str = '', threads: int = 0,
                  input_size: Optional[InputSize] = None) -> None:
+        super().__init__()
         self.session = open_session(path, device, tensorrt=tensorrt, fp16=fp16,
                                     trt_cache_dir=trt_cache_dir, threads=threads,
                                     input_size=input_size)
@@ -204,6 +218,13 @@ class OnnxRuntimeBackend:
         self.input_shape = list(self.session.get_inputs()[0].shape)
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.output_types = [o.type for o in self.session.get_outputs()]
+        self.class_names = [list(n) for n in self.metadata.get('class_names') or []]
+        self.head_names = list(self.metadata.get('head_names') or [])
+        trt_fp16 = TRT in self.providers and fp16
+        self.precision = 'float16' if trt_fp16 else 'float32'
+        # on a GPU session, torch CUDA tensors are bound in place (needs torch with CUDA)
+        self.wants_torch_input = self.device != 'cpu' and _torch_cuda()
+        self.torch_device = self.device if self.wants_torch_input else 'cpu'
         heads = len(self.metadata.get('head_names') or [])
         if heads != len(self.output_names):
             raise CheckpointError(f'{path!r}: {len(self.output_names)} outputs but metadata '
@@ -214,10 +235,14 @@ class OnnxRuntimeBackend:
         """'fused' (image -> logits) or 'head' (features -> logits)."""
         return str(self.metadata['kind'])
 
-    @property
-    def class_names(self) -> List[List[str]]:
-        """Class names of every head, in output order."""
-        return [list(names) for names in self.metadata.get('class_names') or []]
+    @classmethod
+    def from_config(cls, config: Any) -> 'OnnxRuntimeBackend':
+        """Open config.onnx_model (a fused export) on config.device; check its metadata."""
+        backend = cls(config.onnx_model, config.device, input_size=config.input_size,
+                      threads=getattr(config, 'threads', 0))
+        backend.describe(backend.metadata, config.onnx_model, checked_backbone(config),
+                         config.classes_file)
+        return backend
 
     def fixed_size(self) -> Optional[Tuple[int, int]]:
         """(H, W) the input must have when the graph is not dynamic, else None."""
@@ -233,8 +258,18 @@ class OnnxRuntimeBackend:
             raise ConfigError(f'{self.path!r} expects {self.input_name!r} of shape {expected}, '
                               f'got {list(shape)}')
 
-    def __call__(self, x: Any) -> List[np.ndarray]:
-        """(N, C, H, W) float32 -> one (N, K_i, h, w) float32 logits array per head."""
+    def __call__(self, x: Any, timer: Any = None) -> List[np.ndarray]:
+        """(N, C, H, W) float32 -> one (N, K_i, h, w) float32 logits array per head.
+
+        timer: marks 'backbone' after the run and an empty 'head' (fused: heads inside).
+        """
+        outputs = self._run(x)
+        if timer is not None:
+            timer.mark('backbone')
+            timer.mark('head')
+        return outputs
+
+    def _run(self, x: Any) -> List[Any]:
         is_tensor = type(x).__module__.startswith('torch')
         if is_tensor and x.is_cuda and self.device != 'cpu':
             return self.run_bound(x)

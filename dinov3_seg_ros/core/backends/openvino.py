@@ -1,0 +1,211 @@
+# Copyright 2026 The dinov3_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The OpenVINO backend: a fused model compiled for the CPU (or an Intel GPU).
+
+The model is config.onnx_model, a fused .onnx from dinov3-seg-export or an OpenVINO IR .xml
+(its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the onnx_metadata
+dict, plus 'precision': 'int8' for quantized models); without one, the torch model of the
+config is converted in memory (openvino.convert_model; torch needed then). Precision: bf16
+(INFERENCE_PRECISION_HINT) when the dtype resolves to bfloat16 (precision.resolve_dtype),
+else f32; threads: config.threads or the physical cores; compiled models are cached in
+CACHE_DIR (config.openvino_cache_dir, default ~/.cache/dinov3_seg_ros/openvino). Input
+shapes stay dynamic ([-1, 3, -1, -1]) unless the model is fixed-size. Neither this module
+nor the inference path imports torch.
+"""
+
+import json
+import logging
+import os
+import tempfile
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from ..errors import CheckpointError, ConfigError, one_line
+from ..onnx_metadata import METADATA_KEY, parse_metadata, read_metadata
+from .base import Backend, checked_backbone
+from .onnxruntime import physical_cores
+
+LOGGER = logging.getLogger(__name__)
+DEFAULT_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'dinov3_seg_ros', 'openvino')
+OV_PRECISION = {'float32': 'f32', 'bfloat16': 'bf16', 'float16': 'f16'}
+
+
+def import_openvino() -> Any:
+    """Import openvino, or raise the ConfigError that tells how to install it."""
+    try:
+        import openvino
+    except ImportError:
+        raise ConfigError('backend openvino needs the openvino pip package '
+                          '(pip install openvino)') from None
+    return openvino
+
+
+def _cpu_flags() -> set:
+    try:
+        with open('/proc/cpuinfo', encoding='ascii', errors='replace') as stream:
+            for line in stream:
+                if line.startswith('flags'):
+                    return set(line.partition(':')[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def resolve_dtype(requested: str, device_kind: str) -> Tuple[str, str]:
+    """(dtype name, reason) for requested on device_kind: precision.resolve_dtype if present."""
+    try:
+        from ..precision import resolve_dtype as resolve
+    except ImportError:
+        resolve = None
+    if resolve is not None:
+        return resolve(requested, device_kind)
+    native = bool({'avx512_bf16', 'amx_bf16'} & _cpu_flags())
+    if requested == 'auto':
+        if device_kind == 'cpu' and native:
+            return 'bfloat16', 'auto: the CPU has native bf16 (AVX512-BF16/AMX)'
+        return 'float32', 'auto: float32 (no native bf16 on this CPU)'
+    if requested == 'float16' and device_kind == 'cpu':
+        return 'float32', 'float16 is not supported on the CPU: float32'
+    return requested, f'{requested} as requested'
+
+
+def model_metadata(model: Any, path: str) -> Dict[str, Any]:
+    """Read the onnx_metadata dict of an .onnx (metadata_props) or an IR .xml (rt_info)."""
+    if path.lower().endswith('.onnx'):
+        return read_metadata(path)
+    props: Dict[str, str] = {}
+    if model.has_rt_info([METADATA_KEY, 'metadata']):
+        props[METADATA_KEY] = str(model.get_rt_info([METADATA_KEY, 'metadata']).astype(str))
+    return parse_metadata(props, path)
+
+
+def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str, Any]]:
+    """Convert the config's torch model (backbone + heads) with openvino.convert_model.
+
+    In memory, with dynamic [-1, 3, -1, -1] input (the traceable RoPE); when timm's RoPE is
+    not the expected module, through a fused ONNX export in folder. Imports torch.
+    Returns (openvino.Model, the metadata an export would carry).
+    """
+    import torch
+
+    from ..backbone import build_backbone
+    from ..onnx_export import export_fused, FusedModel, prepare_heads
+    from ..onnx_metadata import build_metadata
+    from ..onnx_rope import traceable_rope
+    from .torch_backend import head_names_for, load_heads
+    heads = load_heads(config, config.backbone)
+    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
+    names = head_names_for(config.head_weights)
+    size = config.input_size
+    sample = (size.height, size.width) if size.mode == 'fixed' else (64, 96)
+    with traceable_rope(backbone) as patched:
+        if patched:
+            model = FusedModel(backbone, prepare_heads(heads)).eval()
+            with torch.no_grad():
+                converted = ov.convert_model(model, example_input=torch.zeros(1, 3, *sample),
+                                             input=[-1, 3, -1, -1])
+            return converted, build_metadata('fused', backbone, heads, names, str(size),
+                                             True, sample)
+    path = os.path.join(folder, 'fused.onnx')
+    export_fused(backbone, heads, path, head_names=names, size=sample, input_size=str(size))
+    return ov.Core().read_model(path), read_metadata(path)
+
+
+class OpenVinoBackend(Backend):
+    """A fused model compiled by OpenVINO; __call__ takes a float32 numpy batch."""
+
+    name = 'openvino'
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        ov = import_openvino()
+        with tempfile.TemporaryDirectory(prefix='dinov3-ov-') as folder:
+            self._build(ov, config, folder)  # the temporary export lives until compiled
+        self.request = self.compiled.create_infer_request()
+
+    def _build(self, ov: Any, config: Any, folder: str) -> None:
+        core, path = ov.Core(), config.onnx_model
+        if not path:
+            LOGGER.info('openvino: no onnx_model given, converting the torch %s model',
+                        config.backbone)
+            model, self.metadata = convert_from_torch(config, ov, folder)
+        elif not os.path.isfile(path):
+            raise CheckpointError(f'OpenVINO model not found: {path!r}')
+        else:
+            try:
+                model = core.read_model(path)
+            except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+                raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
+                                      f'{one_line(exc, 200)}') from None
+            self.metadata = model_metadata(model, path)
+        shown = config.onnx_model or f'{config.backbone} (converted from torch)'
+        self.describe(self.metadata, shown, checked_backbone(config), config.classes_file)
+        if len(model.outputs) != len(self.head_names):
+            raise CheckpointError(f'{shown!r}: {len(model.outputs)} outputs but metadata '
+                                  f'describes {len(self.head_names)} heads')
+        if self._fixed is None and model.inputs[0].get_partial_shape().is_static:
+            model.reshape([-1, 3, -1, -1])
+        self.device, target = self._target(core, config.device)
+        dtype, reason = resolve_dtype(config.dtype, 'cpu' if target == 'CPU' else 'cuda')
+        if self.metadata.get('precision') == 'int8':
+            self.precision = 'int8'
+        else:
+            self.precision = dtype if dtype in OV_PRECISION else 'float32'
+        self.threads = int(getattr(config, 'threads', 0) or physical_cores())
+        cache = getattr(config, 'openvino_cache_dir', '') or DEFAULT_CACHE
+        os.makedirs(cache, exist_ok=True)
+        core.set_property({'CACHE_DIR': cache})
+        properties = {'INFERENCE_PRECISION_HINT': OV_PRECISION.get(dtype, 'f32'),
+                      'PERFORMANCE_HINT': 'LATENCY'}
+        if target == 'CPU':
+            properties['INFERENCE_NUM_THREADS'] = self.threads
+        LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
+                    self.precision, reason, self.threads)
+        try:
+            self.compiled = core.compile_model(model, target, properties)
+        except Exception as exc:  # noqa: BLE001 - plugin failures name no file otherwise
+            raise CheckpointError(f'OpenVINO cannot compile {shown!r} for {target}: '
+                                  f'{one_line(exc, 200)}') from None
+
+    @staticmethod
+    def _target(core: Any, requested: str) -> Tuple[str, str]:
+        """(device label, OpenVINO device): GPU when asked for and present, else CPU."""
+        kind = str(requested).partition(':')[0]
+        if kind in ('cuda', 'gpu'):
+            if 'GPU' in core.available_devices:
+                return 'gpu', 'GPU'
+            raise ConfigError(f'device: {requested!r} requested but OpenVINO sees no GPU '
+                              f'(available: {", ".join(core.available_devices)})')
+        return 'cpu', 'CPU'
+
+    def __call__(self, x: Any, timer: Any = None) -> List[np.ndarray]:
+        """(N, 3, H, W) float32 numpy -> one (N, K_i, H/16, W/16) float32 array per head."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self._fixed is not None and tuple(x.shape[2:]) != self._fixed:
+            raise ConfigError(f'the OpenVINO model expects {self._fixed} inputs, got '
+                              f'{tuple(x.shape[2:])}')
+        self.request.infer({0: x})
+        outputs = [np.array(self.request.get_output_tensor(i).data, np.float32)
+                   for i in range(len(self.head_names))]
+        if timer is not None:
+            timer.mark('backbone')
+            timer.mark('head')  # fused model: the heads' time is inside 'backbone'
+        return outputs
+
+
+def metadata_json(metadata: Dict[str, Any]) -> str:
+    """Encode metadata as the rt_info string an IR .xml carries ([METADATA_KEY, "metadata"])."""
+    return json.dumps(metadata)
