@@ -37,6 +37,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _float32_auto_dtype():
+    """Pin dtype 'auto' to float32 on the CPU: the parity tests compare float32 references.
+
+    The real choice (bfloat16 on CPUs with AVX512-BF16/AMX) is tested in test_core_precision.
+    """
+    from dinov3_seg_ros.core import precision
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, 'cpu_flags', lambda path=None: frozenset())
+        yield
+
+
 def reference_path(name: str) -> str:
     """Path of a file in ../shared/reference; skip (fail on CI) when it is absent."""
     path = os.path.join(REFERENCE_DIR, name)

@@ -88,3 +88,10 @@ def test_bad_counts_are_one_line_and_exit_2(capsys, option):
     assert bench.main(['--size', '64x48', '-q'] + option) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('error:') and option[0] in err and len(err.splitlines()) == 1
+
+
+def test_bf16_bench_is_held_to_the_bf16_matmul_peak(capsys):
+    report = _run(TINY + ['--backend', 'torch', '--dtype', 'bfloat16', '--repeat', '1'], capsys)
+    assert report['matmul_peak_dtype'] == 'bfloat16' and report['backbone_pct_of_peak'] > 0
+    assert _run(TINY + ['--dtype', 'float32', '--repeat', '1'],
+                capsys)['matmul_peak_dtype'] == 'float32'

@@ -28,6 +28,7 @@ from dinov3_seg_ros.core.checkpoint import DEFAULT_CLASSES_FILE, HeadCheckpoint
 from dinov3_seg_ros.core.checkpoint import load_head_checkpoint, read_class_names
 from dinov3_seg_ros.core.checkpoint import save_head_checkpoint
 from dinov3_seg_ros.core.config import InputSize, ModelConfig
+from dinov3_seg_ros.core import precision
 from dinov3_seg_ros.core.device import autocast, select_device, select_dtype
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, ImageError
 from dinov3_seg_ros.core.heads import build_head, HeadConfig
@@ -167,10 +168,13 @@ def test_device_and_dtype_choice():
     cpu = torch.device('cpu')
     assert select_device('cpu') == cpu
     assert select_device('auto').type == ('cuda' if torch.cuda.is_available() else 'cpu')
-    assert select_dtype('auto', cpu) == torch.float32
+    native = precision.cpu_has_native_bf16()  # auto follows the CPU (test_core_precision)
+    assert select_dtype('auto', cpu) == (torch.bfloat16 if native else torch.float32)
     assert select_dtype('float16', cpu) == torch.float32  # not on the CPU
     assert select_dtype('bfloat16', cpu) == torch.bfloat16
-    assert select_dtype('auto', torch.device('cuda')) == torch.float16
+    bf16_gpu = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    assert select_dtype('auto', torch.device('cuda')) == (torch.bfloat16 if bf16_gpu
+                                                          else torch.float16)
     with autocast(cpu, torch.bfloat16):
         assert torch.get_autocast_dtype('cpu') == torch.bfloat16
     with pytest.raises(ConfigError, match='device'):

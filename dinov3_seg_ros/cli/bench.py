@@ -16,7 +16,8 @@
 
 Stages (medians over --repeat frames): preprocess, backbone, head, postprocess, overlay and
 total, plus the backbone's work (GFLOP), its speed (GFLOP/s) and the device's float32
-matmul peak measured on the spot. Random weights unless weights are given.
+matmul peak (in the precision in use) measured on the spot. Random weights unless weights are
+given. --compare runs every installed backend and precision instead (cli/bench_compare.py).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, run_compare
 from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                              'compile time goes into notes; 25-35 s cold on 2 CPU cores)')
     parser.add_argument('--no-overlay', action='store_true', help='skip the overlay stage')
     parser.add_argument('--json', action='store_true', help='print compact JSON only')
+    add_compare_arguments(parser)
     add_verbosity_arguments(parser)
     return parser
 
@@ -138,11 +141,13 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
     head = sum(head_flops(c, rows, cols) for c in configs) / 1e9
     work = backbone if segmenter.backend == 'torch' else backbone + head
     achieved = work / (ms['backbone'] / 1e3) if ms['backbone'] > 0 else 0.0
-    peak = matmul_peak_gflops(device)
+    dtype = segmenter.dtype if segmenter.backend == 'torch' else None
+    peak = matmul_peak_gflops(device, dtype=dtype)
     non_model = ms['non_model']
     return {'backbone_gflop': round(backbone, 3), 'head_gflop': round(head, 3),
             'backbone_gflops': round(achieved, 2), 'matmul_peak_gflops': round(peak, 2),
             'backbone_pct_of_peak': round(100.0 * achieved / peak, 1) if peak else 0.0,
+            'matmul_peak_dtype': str(dtype or 'float32').replace('torch.', ''),
             'non_model_ms': round(non_model, 3),
             'non_model_pct_of_backbone': round(100.0 * non_model / ms['backbone'], 2)
             if ms['backbone'] > 0 else 0.0, 'feature_grid': f'{cols}x{rows}'}
@@ -151,6 +156,8 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
+    if args.compare:
+        return run_compare(args)
     if args.repeat < 1 or args.warmup < 0 or args.threads < 0:
         raise ConfigError('--repeat must be >= 1, --warmup and --threads >= 0')
     check_onnx_backend(args.onnx, args.backend)

@@ -62,19 +62,21 @@ def select_device(requested: str = 'auto') -> torch.device:
 
 
 def select_dtype(requested: str, device: torch.device) -> torch.dtype:
-    """Compute precision: 'auto' is float16 on CUDA and float32 on the CPU.
+    """Compute precision (precision.resolve_dtype): 'auto' is bfloat16 where it is native.
 
-    float16 on the CPU is slow and inexact there, so it falls back to float32 with a warning;
-    bfloat16 is honoured on both (CPUs with AMX/AVX512-BF16 run it fast).
+    'auto': bfloat16 on CPUs with AMX/AVX512-BF16 and on bf16 GPUs, else float32 (CPU) or
+    float16 (CUDA). float16 on the CPU falls back to float32 with a warning. The choice and
+    its reason are logged once (precision.last_dtype_reason).
     """
-    if requested == 'auto':
-        return torch.float16 if device.type == 'cuda' else torch.float32
-    if requested not in DTYPE_NAMES:
-        raise ConfigError(f'dtype: {requested!r} is not one of auto, {", ".join(DTYPE_NAMES)}')
-    if requested == 'float16' and device.type != 'cuda':
+    from .precision import record_choice, resolve_dtype
+    try:
+        name, reason = resolve_dtype(requested, device.type)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if requested == 'float16' and name != 'float16':
         LOGGER.warning('dtype float16 is not supported on the CPU: using float32')
-        return torch.float32
-    return DTYPE_NAMES[requested]
+    record_choice(device.type, name, reason)
+    return DTYPE_NAMES[name]
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> ContextManager:

@@ -20,7 +20,7 @@ multiply-add; elementwise ops are not counted.
 """
 
 import time
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -63,17 +63,20 @@ def head_flops(config: Union[HeadConfig, dict], rows: int, cols: int) -> int:
 
 
 def matmul_peak_gflops(device: Union[str, torch.device] = 'cpu', size: int = 0,
-                       runs: int = 5) -> float:
-    """Best GFLOP/s of a square float32 torch.mm on device (2 * size**3 FLOPs per run).
+                       runs: int = 5, dtype: Optional[torch.dtype] = None) -> float:
+    """Best GFLOP/s of a square torch.mm in dtype on device (2 * size**3 FLOPs per run).
 
-    size 0 picks 2048 on the CPU (about 0.1-0.3 s per run) and 8192 on CUDA.
+    dtype is the precision the model runs in (default float32; a bfloat16 model is held to
+    the bf16 matmul peak). size 0 picks 2048 on the CPU (about 0.1-0.3 s per run) and 8192
+    on CUDA.
     """
     device = torch.device(device)
+    dtype = dtype or torch.float32
     size = size or (8192 if device.type == 'cuda' else 2048)
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator).to(device)
-    b = torch.randn(size, size, generator=generator).to(device)
-    out = torch.empty(size, size, device=device)
+    a = torch.randn(size, size, generator=generator).to(device, dtype)
+    b = torch.randn(size, size, generator=generator).to(device, dtype)
+    out = torch.empty(size, size, device=device, dtype=dtype)
     best = float('inf')
     for _ in range(runs + 1):  # the first run warms up the kernels and the caches
         if device.type == 'cuda':
