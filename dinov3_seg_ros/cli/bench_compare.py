@@ -87,25 +87,14 @@ def torch_engine(segmenter: Any, dtype: Any) -> Engine:
 
 
 def openvino_engine(path: str, precision: str, cache_dir: str, threads: int) -> Engine:
-    """Compile path on the OpenVINO CPU plugin with precision 'f32' | 'bf16' | '' (as built)."""
-    try:
-        from dinov3_seg_ros.core.backends import openvino as ov_backend  # noqa: F401
-        backend = ov_backend.OpenVinoBackend(path, device='cpu', precision=precision)
-        return lambda x: [np.asarray(o, np.float32) for o in backend(x)]
-    except (ImportError, AttributeError, TypeError):
-        pass  # no project backend (yet): the openvino package directly
-    import openvino as ov
-    config = {'CACHE_DIR': cache_dir, 'INFERENCE_NUM_THREADS': threads}
-    if precision:
-        config['INFERENCE_PRECISION_HINT'] = precision
-    compiled = ov.Core().compile_model(path, 'CPU', config)
-    request = compiled.create_infer_request()
-    outputs = list(compiled.outputs)
-
-    def run(x: np.ndarray) -> List[np.ndarray]:
-        result = request.infer({0: x})
-        return [np.array(result[o], np.float32) for o in outputs]
-    return run
+    """Compile path with the OpenVINO backend, precision 'f32' | 'bf16' | '' (dtype auto)."""
+    from dinov3_seg_ros.core.backends.openvino import OpenVinoBackend
+    from dinov3_seg_ros.core.config import ModelConfig
+    dtype = {'f32': 'float32', 'bf16': 'bfloat16'}.get(precision, 'auto')
+    backend = OpenVinoBackend(ModelConfig(backend='openvino', onnx_model=path, dtype=dtype,
+                                          threads=threads, openvino_cache_dir=cache_dir,
+                                          warmup=0))
+    return lambda x: [np.asarray(o, np.float32) for o in backend(x)]
 
 
 def run_row(engine: Engine, segmenter: Any, frames: Sequence[np.ndarray],
@@ -166,7 +155,7 @@ def plan_rows(args: argparse.Namespace, segmenter: Any, tmp: str, in_size: Tuple
             onnx['path'] = export_temporary(args, tmp, in_size)
         return onnx['path']
     try:
-        from dinov3_seg_ros.core.onnx_backend import import_onnxruntime, OnnxRuntimeBackend
+        from dinov3_seg_ros.core.backends.onnxruntime import import_onnxruntime, OnnxRuntimeBackend
         import_onnxruntime()
         rows.append(('onnxruntime', 'float32',
                      lambda: OnnxRuntimeBackend(onnx_path(), 'cpu', threads=threads)))
@@ -192,7 +181,7 @@ def compare(args: argparse.Namespace) -> Dict[str, Any]:
     """Run every row and return the report (see the module docstring)."""
     import torch
     from dinov3_seg_ros.cli.bench import parse_size
-    from dinov3_seg_ros.core.onnx_backend import physical_cores
+    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
     from dinov3_seg_ros.core.segmenter import Segmenter
     if args.frames < 1:
         raise ConfigError('--frames must be >= 1')

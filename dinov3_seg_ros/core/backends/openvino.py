@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError, one_line
 from ..onnx_metadata import METADATA_KEY, parse_metadata, read_metadata
+from ..precision import resolve_dtype
 from .base import Backend, checked_backbone
 from .onnxruntime import physical_cores
 
@@ -51,35 +52,6 @@ def import_openvino() -> Any:
         raise ConfigError('backend openvino needs the openvino pip package '
                           '(pip install openvino)') from None
     return openvino
-
-
-def _cpu_flags() -> set:
-    try:
-        with open('/proc/cpuinfo', encoding='ascii', errors='replace') as stream:
-            for line in stream:
-                if line.startswith('flags'):
-                    return set(line.partition(':')[2].split())
-    except OSError:
-        pass
-    return set()
-
-
-def resolve_dtype(requested: str, device_kind: str) -> Tuple[str, str]:
-    """(dtype name, reason) for requested on device_kind: precision.resolve_dtype if present."""
-    try:
-        from ..precision import resolve_dtype as resolve
-    except ImportError:
-        resolve = None
-    if resolve is not None:
-        return resolve(requested, device_kind)
-    native = bool({'avx512_bf16', 'amx_bf16'} & _cpu_flags())
-    if requested == 'auto':
-        if device_kind == 'cpu' and native:
-            return 'bfloat16', 'auto: the CPU has native bf16 (AVX512-BF16/AMX)'
-        return 'float32', 'auto: float32 (no native bf16 on this CPU)'
-    if requested == 'float16' and device_kind == 'cpu':
-        return 'float32', 'float16 is not supported on the CPU: float32'
-    return requested, f'{requested} as requested'
 
 
 def model_metadata(model: Any, path: str) -> Dict[str, Any]:
