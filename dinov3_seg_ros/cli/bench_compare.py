@@ -194,7 +194,7 @@ def compare(args: argparse.Namespace) -> Dict[str, Any]:
     segmenter = Segmenter(ModelConfig(
         backbone=args.backbone, backbone_weights=args.backbone_weights,
         head_weights=tuple(args.head_weights), input_size=args.input_size, device='cpu',
-        dtype='float32', warmup=0, seed=args.seed))
+        backend='torch', dtype='float32', warmup=0, seed=args.seed))
     frames = photos(height, width)
     info = segmenter.preprocessor.resize_info(frames[0])
     rows: List[Dict[str, Any]] = []
