@@ -37,7 +37,8 @@ from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, one_line
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training import plots
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
-                                                   load_training_checkpoint, restore_rng,
+                                                   load_training_checkpoint,
+                                                   reopen_finished_stage, restore_rng,
                                                    TrainingState)
 from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
@@ -104,8 +105,6 @@ class Trainer:
             self._load(resume)
         if ctx.is_main:
             os.makedirs(self.ckpt_dir, exist_ok=True)
-            dump_config(config, os.path.join(run.dir, 'config.yaml'))
-            plots.truncate_after(self.metrics_path, self.state.position.step)
 
     def _load(self, path: str) -> None:
         payload = load_training_checkpoint(path)
@@ -116,6 +115,7 @@ class Trainer:
                                   f'{one_line(exc, 300)}') from None
         self.state = TrainingState.from_dict(payload['training'])
         self.resume_payload = payload
+        reopen_finished_stage(self.state.position, payload, self.config)
         saved, now = flatten(payload.get('config') or {}), flatten(self.config.to_dict())
         changed = sorted(k for k in set(saved) | set(now)
                          if not k.startswith('run.') and saved.get(k) != now.get(k))
@@ -125,7 +125,19 @@ class Trainer:
         LOGGER.info('resuming %s at %s', path, self.state.position)
 
     def run(self) -> Dict[str, Any]:
-        """Train every remaining stage; returns {'best_miou', 'last_miou', 'checkpoint'}."""
+        """Train every remaining stage; returns {'best_miou', 'last_miou', 'checkpoint'}.
+
+        config.yaml is (re)written only when there is something left to train, so a run's
+        config never claims a schedule its checkpoints did not reach.
+        """
+        pos = self.state.position
+        if pos.stage >= len(self.config.stages):
+            LOGGER.warning('nothing to train: %s already completed its %d stages (%d epochs); '
+                           'raise stages.N.epochs of the last stage to train more',
+                           self.config.run.dir, len(self.config.stages), pos.global_epoch)
+        elif self.ctx.is_main:
+            dump_config(self.config, os.path.join(self.config.run.dir, 'config.yaml'))
+            plots.truncate_after(self.metrics_path, pos.step)
         while self.state.position.stage < len(self.config.stages):
             self._run_stage()
         if self.ctx.is_main:
