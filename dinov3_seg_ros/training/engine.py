@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -60,6 +60,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def loss_size(target_size: int, height: int, width: int) -> Tuple[int, int]:
+    """(H', W') of the loss for loss.target_size: the long side, the aspect kept; 0 = (0, 0).
+
+    640x640 with 320 -> 320x320 (the upstream); 640x480 with 320 -> 240x320, never squashed.
+    """
+    if not target_size:
+        return (0, 0)
+    scale = target_size / max(height, width)
+    return (max(1, round(height * scale)), max(1, round(width * scale)))
+
+
 class Trainer:
     """Trains an ASPP head on a frozen DINOv3 backbone as the config's stages describe."""
 
@@ -91,9 +102,9 @@ class Trainer:
             ids = [ctx.device.index] if ctx.device.type == 'cuda' else None
             self.model = DistributedDataParallel(self.head, device_ids=ids)
         loss = config.loss
+        self.loss_size = loss_size(loss.target_size, self.size.height, self.size.width)
         self.loss_fn = FocalDiceLoss(loss.lambda_focal, loss.lambda_dice, loss.gamma, loss.alpha,
-                                     config.data.ignore_index,
-                                     (loss.target_size, loss.target_size))
+                                     config.data.ignore_index, self.loss_size)
         self.dtype = autocast_dtype(run.amp, ctx.device)
         self.state = TrainingState()
         self.keeper = CheckpointKeeper(self.ckpt_dir, run.keep_best)
@@ -152,14 +163,16 @@ class Trainer:
         if dataset.class_names != self.class_names:
             raise ConfigError(f'data: the classes of {cfg.data.train_split} and '
                               f'{cfg.data.val_split} differ')
-        return self._cached(dataset) if cached else dataset
+        return self._cached(dataset, self.loss_size) if cached else dataset
 
-    def _cached(self, dataset: Any) -> torch.utils.data.Dataset:
+    def _cached(self, dataset: Any, label_size: Optional[Tuple[int, int]] = None
+                ) -> torch.utils.data.Dataset:
         if not self.backbone_key:  # hashes every weight of the frozen backbone: once per run
             self.backbone_key = backbone_fingerprint(self.backbone)
         return open_or_build(dataset, self.backbone, self.cache_root, self.ctx,
                              self.config.cache.batch_size, self.config.run.num_workers,
-                             self.dtype, self.config.run.progress, self.backbone_key)
+                             self.dtype, self.config.run.progress, self.backbone_key,
+                             label_size)
 
     def _run_stage(self) -> None:
         cfg, pos = self.config, self.state.position
