@@ -48,6 +48,7 @@ from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_s
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
                                            make_scaler, scheduler_state, set_lr, train_step)
+from dinov3_seg_ros.training.tensorboard_log import summary_writer_class, TensorBoardLog
 from dinov3_seg_ros.training.train_config import dump_config, flatten, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -112,6 +113,12 @@ class Trainer:
         self.val_batches: Optional[torch.utils.data.DataLoader] = None
         self.rate = 0.0
         self.backbone_key = ''
+        self.tensorboard: Optional[TensorBoardLog] = None
+        if run.tensorboard:
+            writer_class = summary_writer_class()  # every rank fails alike when it is missing
+            if ctx.is_main:
+                self.tensorboard = TensorBoardLog(os.path.join(run.dir, 'tensorboard'),
+                                                  writer_class)
         if resume:
             self._load(resume)
         if ctx.is_main:
@@ -153,6 +160,8 @@ class Trainer:
             self._run_stage()
         if self.ctx.is_main:
             self._plot()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return {'best_miou': self.state.best_miou, 'last_miou': self.state.last_miou,
                 'checkpoint': os.path.join(self.ckpt_dir, LAST)}
 
@@ -246,7 +255,7 @@ class Trainer:
         bar.set_postfix(loss=f'{loss:.4f}', lr=f'{lr:.2e}', img_s=f'{rate:.1f}')
         if self.ctx.is_main:
             pos = self.state.position
-            plots.append_record(self.metrics_path, {
+            self._record({
                 'kind': 'step', 'step': pos.step, 'stage': pos.stage,
                 'epoch': pos.global_epoch + 1, 'loss': loss, 'lr': lr, 'images_per_s': rate})
 
@@ -261,7 +270,7 @@ class Trainer:
                   'dice': float(sums[2]) / count, 'lr': optimizer.param_groups[0]['lr'],
                   'images_per_s': self.rate}
         if self.ctx.is_main:
-            plots.append_record(self.metrics_path, record)
+            self._record(record)
         miou = None
         last_of_stage = pos.epoch + 1 == stage.epochs
         if last_of_stage or (pos.epoch + 1) % cfg.run.eval_every_epochs == 0:
@@ -269,18 +278,27 @@ class Trainer:
             miou = summary['miou']
             self.state.last_miou = miou
             if self.ctx.is_main:
-                plots.append_record(self.metrics_path, {
+                self._record({
                     'kind': 'eval', 'epoch': epoch, 'stage': pos.stage, 'step': pos.step,
                     'miou': miou, 'pixel_accuracy': summary['pixel_accuracy'],
                     'val_loss': summary['val_loss'], 'pixels': summary['pixels'],
                     'images': summary['images'], 'per_class_iou': summary['per_class_iou']})
                 self._plot()
-            LOGGER.info('epoch %d: loss %.4f, val mIoU %s', epoch, record['loss'], miou)
+        if self.ctx.is_main:
+            LOGGER.info('epoch %d/%d (stage %d, epoch %d/%d): loss %.4f, val mIoU %s, %.1f img/s',
+                        epoch, sum(s.epochs for s in cfg.stages), pos.stage, pos.epoch + 1,
+                        stage.epochs, record['loss'],
+                        'not evaluated' if miou is None else f'{miou:.4f}', self.rate)
         pos.epoch, pos.global_epoch, pos.batch = pos.epoch + 1, pos.global_epoch + 1, 0
         if last_of_stage:
             pos.stage, pos.epoch, pos.stage_step = pos.stage + 1, 0, 0
         self.state.epoch_sums = None
         self._save(optimizer, scaler, lr, total, miou, epoch)
+
+    def _record(self, record: Dict[str, Any]) -> None:
+        plots.append_record(self.metrics_path, record)
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
 
     def _evaluate(self) -> Dict[str, Any]:
         if self.val_batches is None:

@@ -42,6 +42,8 @@ class RunConfig:
     eval_every_epochs: int = 1
     log_every_steps: int = 50
     progress: bool = True
+    tensorboard: bool = False  # TensorBoard scalars in <dir>/tensorboard (optional package)
+    sync_batchnorm: bool = False  # DDP: convert the head's BatchNorm to SyncBatchNorm
 
 
 @dataclass
