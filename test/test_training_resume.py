@@ -87,3 +87,34 @@ def test_corrupt_or_directory_resume_file_is_one_line(tmp_path, capsys):
         lines = [line for line in err.splitlines() if line.startswith('error:')]
         assert code == 2 and len(lines) == 1 and path in lines[0] and message in lines[0]
         assert 'Traceback' not in err
+
+
+def test_checkpoints_follow_the_umask_and_best_is_a_link(tmp_path, monkeypatch):
+    import stat
+    from dinov3_seg_ros.training.checkpointing import CheckpointKeeper, link_best, TrainingState
+    old = os.umask(0o027)
+    try:
+        keeper = CheckpointKeeper(str(tmp_path), keep_best=2)
+        state = TrainingState()
+        for epoch, miou in enumerate([0.3, 0.5, 0.4], start=1):
+            keeper.save({'epoch': epoch}, state, miou, epoch)
+    finally:
+        os.umask(old)
+    for name in ('last.pth', 'best-e002.pth', 'best-e003.pth'):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o640, name
+    assert os.readlink(tmp_path / 'best.pth') == 'best-e002.pth'  # relative, no duplicate
+    assert torch.load(tmp_path / 'best.pth', weights_only=True)['epoch'] == 2
+    assert sorted(os.listdir(tmp_path)) == ['best-e002.pth', 'best-e003.pth', 'best.pth',
+                                            'last.pth']
+
+    def refuse(*args):
+        raise OSError(1, 'Operation not permitted')
+
+    monkeypatch.setattr(os, 'symlink', refuse)
+    assert link_best(str(tmp_path / 'best-e003.pth'), str(tmp_path / 'best.pth')) == 'hardlink'
+    assert os.path.samefile(tmp_path / 'best.pth', tmp_path / 'best-e003.pth')
+    monkeypatch.setattr(os, 'link', refuse)
+    assert link_best(str(tmp_path / 'best-e002.pth'), str(tmp_path / 'best.pth')) == 'copy'
+    assert not os.path.islink(tmp_path / 'best.pth')
+    assert torch.load(tmp_path / 'best.pth', weights_only=True)['epoch'] == 2
+    assert not [n for n in os.listdir(tmp_path) if n.startswith('.tmp-')]

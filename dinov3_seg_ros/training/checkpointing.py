@@ -18,13 +18,15 @@ Extra keys: position (stage, epoch, batch within the epoch, step), optimizer, sc
 scaler, rng (python, numpy, torch, cuda; tensors and plain lists only), best (the kept best
 checkpoints), metric (this checkpoint's mIoU), config. All weights_only-loadable, so
 core.checkpoint.load_head_checkpoint (the node's loader) reads them directly.
-Files in <run>/checkpoints: last.pth, best.pth, best-e<epoch>.pth (the k best by mIoU).
+Files in <run>/checkpoints: last.pth, best-e<epoch>.pth (the k best by mIoU) and best.pth,
+a relative symlink to the best of them (a hard link, or a copy, where links are refused).
 """
 
 from dataclasses import asdict, dataclass, field
 import logging
 import os
 import random
+import shutil
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -165,6 +167,31 @@ def reopen_finished_stage(pos: Position, payload: Dict[str, Any], config: TrainC
         pos.stage_step = int(payload['scheduler']['total_steps'])
 
 
+def link_best(target: str, link: str) -> str:
+    """Point link at target (same folder): relative symlink, else hard link, else a copy.
+
+    Replaces link atomically; returns 'symlink', 'hardlink' or 'copy' (what was made).
+    """
+    tmp = os.path.join(os.path.dirname(link), f'.tmp-{os.getpid()}-{os.path.basename(link)}')
+    for kind in ('symlink', 'hardlink', 'copy'):
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            if kind == 'symlink':
+                os.symlink(os.path.basename(target), tmp)
+            elif kind == 'hardlink':
+                os.link(target, tmp)
+            else:
+                shutil.copyfile(target, tmp)
+            os.replace(tmp, link)
+            return kind
+        except OSError as exc:
+            LOGGER.debug('%s %s -> %s failed: %s', kind, link, target, exc)
+            if kind == 'copy':
+                raise
+    raise AssertionError('unreachable')
+
+
 class CheckpointKeeper:
     """Writes last.pth every time, best.pth and the k best (by mIoU) when they improve."""
 
@@ -198,7 +225,7 @@ class CheckpointKeeper:
         if new_entry is not None:
             atomic_save(payload, self.path(new_entry.file))
             if state.best[0] is new_entry:
-                atomic_save(payload, self.path(BEST))
+                link_best(self.path(new_entry.file), self.path(BEST))
         atomic_save(payload, self.path(LAST))
         for entry in evicted:
             try:
