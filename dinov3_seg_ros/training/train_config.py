@@ -51,6 +51,7 @@ class DataConfig:
     """The prepared dataset (dinov3-seg-prepare-coco output or any semantic PNG dataset)."""
 
     root: str = ''
+    format: str = 'coco'  # coco: <split>/ + semantic_<split>/; folder: <split>/images, masks
     train_split: str = 'train2017'
     val_split: str = 'val2017'
     image_size: str = '640x640'
@@ -154,7 +155,8 @@ class TrainConfig:
 
 
 CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf16', 'fp16'),
-           'optim.name': ('adam', 'adamw'), 'schedule.type': ('cosine', 'poly', 'constant')}
+           'optim.name': ('adam', 'adamw'), 'data.format': ('coco', 'folder'),
+           'schedule.type': ('cosine', 'poly', 'constant')}
 NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
                 'data.max_train_images', 'data.max_val_images', 'loss.target_size',
                 'optim.weight_decay', 'optim.grad_clip', 'loss.gamma', 'run.keep_best')
