@@ -40,7 +40,7 @@ from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, captu
                                                    load_training_checkpoint,
                                                    reopen_finished_stage, restore_rng,
                                                    TrainingState)
-from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext
+from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext, sync_batchnorm
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
 from dinov3_seg_ros.training.feature_cache import backbone_fingerprint, open_or_build
 from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_size,
@@ -98,6 +98,7 @@ class Trainer:
         torch.manual_seed(run.seed)
         self.head = ASPPHead(HeadConfig(self.backbone.embed_dim, len(self.class_names),
                                         **asdict(config.model.head))).to(ctx.device)
+        self.head = sync_batchnorm(self.head, run.sync_batchnorm, ctx)
         self.model: torch.nn.Module = self.head
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == 'cuda' else None
