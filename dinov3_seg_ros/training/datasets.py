@@ -33,6 +33,7 @@ from dinov3_seg_ros.core.errors import ConfigError, ImageError
 from dinov3_seg_ros.core.preprocess import (
     model_input_size, normalization_lut, normalize_rgb, PATCH_SIZE, resize_rgb)
 from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
+from dinov3_seg_ros.training.transforms import aspect_crop
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 FOLDER_CLASSES_FILE = 'classes.txt'  # data.format folder: <root>/classes.txt
@@ -65,6 +66,9 @@ class SemanticSegmentationDataset(Dataset):
     layout 'folder' (your own data) pairs root/<split>/images/<stem>.<ext> with
     root/<split>/masks/<stem>.png (uint8 class ids, ignore_index = void); the class names
     are root/classes.txt (one per line, line i = class id i) unless class_names_file is set.
+    resize 'squash' (the upstream) resizes a fixed WxH image_size without keeping the
+    aspect; 'keep_aspect' resizes to cover WxH with the aspect kept and crops (random crop
+    with a transform, i.e. when augmenting; centred otherwise): transforms.aspect_crop.
 
     __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
     'label': int64 (H, W) with ignore_index for void, 'path': image path} (plus
@@ -80,8 +84,10 @@ class SemanticSegmentationDataset(Dataset):
                  image_size: Union[str, InputSize, None] = '640x640',
                  mean: Sequence[float], std: Sequence[float], ignore_index: int = IGNORE_INDEX,
                  class_names_file: Optional[str] = None,
-                 original_labels: bool = False, layout: str = 'coco') -> None:
+                 original_labels: bool = False, layout: str = 'coco',
+                 resize: str = 'squash') -> None:
         self.original_labels = bool(original_labels)
+        self.resize = resize
         self.root = str(root)
         self.split = split
         self.layout = layout
@@ -158,6 +164,11 @@ class SemanticSegmentationDataset(Dataset):
                              f'its image {image_path} is {rgb.shape[1]}x{rgb.shape[0]}')
         self._check_ids(label, label_path)
         original = label
+        size = self.image_size
+        if self.resize == 'keep_aspect' and size is not None and size.mode == 'fixed':
+            rgb, label = aspect_crop(rgb, label, (size.height, size.width),
+                                     self.transform is not None)
+            return {'image': rgb, 'label': label, 'path': image_path, 'original_label': original}
         height, width = self.output_size(*label.shape)
         if (height, width) != label.shape:
             rgb = resize_rgb(rgb, height, width)

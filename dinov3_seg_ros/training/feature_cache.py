@@ -54,7 +54,9 @@ def dataset_fingerprint(dataset: Any) -> Dict[str, Any]:
             stat = os.stat(path)
             files.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     return {'root': os.path.abspath(dataset.root), 'split': dataset.split,
-            'image_size': str(dataset.image_size), 'mean': dataset.mean.flatten().tolist(),
+            'image_size': str(dataset.image_size),
+            'resize_mode': getattr(dataset, 'resize', 'squash'),
+            'mean': dataset.mean.flatten().tolist(),
             'std': dataset.std.flatten().tolist(), 'ignore_index': dataset.ignore_index,
             'class_names': list(dataset.class_names), 'files': files}
 

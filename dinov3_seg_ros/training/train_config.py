@@ -55,6 +55,7 @@ class DataConfig:
     train_split: str = 'train2017'
     val_split: str = 'val2017'
     image_size: str = '640x640'
+    resize: str = 'squash'  # squash (upstream) | keep_aspect (resize to cover, then crop)
     max_train_images: int = 0
     max_val_images: int = 0
     ignore_index: int = 255
@@ -156,6 +157,7 @@ class TrainConfig:
 
 CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf16', 'fp16'),
            'optim.name': ('adam', 'adamw'), 'data.format': ('coco', 'folder'),
+           'data.resize': ('squash', 'keep_aspect'),
            'schedule.type': ('cosine', 'poly', 'constant')}
 NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
                 'data.max_train_images', 'data.max_val_images', 'loss.target_size',
