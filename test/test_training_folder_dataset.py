@@ -26,6 +26,7 @@ from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
 from dinov3_seg_ros.training.plots import read_records
+from dinov3_seg_ros.training.train_config import flatten, TrainConfig
 from test_training_engine import SMALL
 
 CLASSES = ['floor', 'wall', 'box']
@@ -84,6 +85,8 @@ def test_folder_dataset_errors_name_the_layout(tmp_path):
         SemanticSegmentationDataset(root, 'train', mean=(0.5,) * 3, std=(0.25,) * 3,
                                     layout='folder')
     os.unlink(os.path.join(root, 'classes.txt'))
-    with pytest.raises(ConfigError, match='classes.txt .*data.format folder'):
+    with pytest.raises(ConfigError, match='classes.txt .*data.format folder') as error:
         SemanticSegmentationDataset(root, 'train', mean=(0.5,) * 3, std=(0.25,) * 3,
                                     layout='folder')
+    hint = 'data.class_names_file'  # the hint names a setting that exists
+    assert hint in str(error.value) and hint in flatten(TrainConfig().to_dict())
