@@ -229,3 +229,41 @@ def test_console_script_exit_code_and_message(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: image not found: '{tmp_path / 'missing.png'}'"
+
+
+def test_folder_input_colored_output_and_input_size_line(capsys, tmp_path, photos):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    write_rgb(folder / 'a.png', photos['coffee'][::10, ::10])
+    write_rgb(folder / 'b.jpg', photos['astronaut'][::8, ::8])
+    (folder / 'notes.txt').write_text('not an image')
+    out = tmp_path / 'o'
+    code = _run(capsys, str(folder), '--out-dir', str(out), '--device', 'cpu', '--backbone',
+                'vits16', '--input-size', '32', '--colored')
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    for stem in ('a', 'b'):
+        labels = cv2.imread(str(out / f'{stem}_labels.png'), cv2.IMREAD_UNCHANGED)
+        colored = cv2.imread(str(out / f'{stem}_colored.png'))[..., ::-1]
+        assert colored.shape == labels.shape + (3,)
+        colors = {}
+        for value in np.unique(labels):  # one palette colour per class, distinct classes
+            pixels = colored[labels == value]
+            assert (pixels == pixels[0]).all()
+            colors[int(value)] = tuple(pixels[0])
+        assert len(set(colors.values())) == len(colors) > 1
+    assert not (out / 'notes_labels.png').exists()
+    size_lines = [line for line in captured.out.splitlines() if line.startswith('model input')]
+    h, w = photos['coffee'][::10, ::10].shape[:2]
+    assert len(size_lines) == 2 and f'for {w}x{h} images (input_size 32)' in size_lines[0]
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    code = _run(capsys, str(empty), '--out-dir', str(out))
+    assert_one_error_line(capsys, code, 'no images', 'empty')
+
+
+def test_directory_given_as_weights_says_is_a_directory(capsys, tmp_path, good_image):
+    for option in ('--head-weights', '--backbone-weights'):
+        code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--device', 'cpu',
+                    '--backbone', 'vits16', option, str(tmp_path))
+        assert_one_error_line(capsys, code, 'is a directory', str(tmp_path))

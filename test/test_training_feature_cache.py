@@ -133,3 +133,44 @@ def test_augmented_dataset_is_refused(data_root, backbone, tmp_path):
     dataset = open_train(data_root, transform=lambda image, label: (image, label))
     with pytest.raises(ConfigError, match='without augmentation'):
         open_or_build(dataset, backbone, str(tmp_path), DistContext())
+
+
+def test_cache_key_changes_with_dtype_versions_and_preprocessing(data_root, backbone,
+                                                                 monkeypatch):
+    import timm
+    dataset = open_train(data_root)
+    key = cache_key(dataset, backbone)
+    assert cache_key(dataset, backbone, autocast_dtype=torch.float32) == key
+    keys = {key, cache_key(dataset, backbone, autocast_dtype=torch.bfloat16),
+            cache_key(dataset, backbone, autocast_dtype=torch.float16),
+            cache_key(dataset, backbone, label_size=(32, 32))}
+    other_std = SemanticSegmentationDataset(data_root, 'train2017', image_size='64x64',
+                                            mean=(0.485, 0.456, 0.406), std=(0.2, 0.2, 0.2))
+    keys.add(cache_key(other_std, backbone))
+    other_size = SemanticSegmentationDataset(data_root, 'train2017', image_size='64x48',
+                                             mean=(0.485, 0.456, 0.406),
+                                             std=(0.229, 0.224, 0.225))
+    keys.add(cache_key(other_size, backbone))
+    monkeypatch.setattr(timm, '__version__', '0.0.1')
+    keys.add(cache_key(dataset, backbone))
+    monkeypatch.setattr(torch, '__version__', '0.0.1')
+    keys.add(cache_key(dataset, backbone))
+    assert len(keys) == 8
+
+
+def test_cache_stores_labels_at_the_loss_resolution(data_root, backbone, tmp_path):
+    dataset = open_train(data_root)
+    cached = open_or_build(dataset, backbone, str(tmp_path), DistContext(), batch_size=4,
+                           label_size=(32, 32))
+    labels = torch.stack([dataset[i]['label'] for i in range(len(dataset))])
+    stored = torch.stack([cached[i]['label'] for i in range(len(cached))])
+    assert stored.shape == (len(dataset), 32, 32)
+    assert torch.equal(stored, labels[:, ::2, ::2])  # nearest, as resize_for_loss
+    assert os.path.getsize(os.path.join(cached.args[0], 'labels.u8')) == len(dataset) * 32 * 32
+    torch.manual_seed(1)
+    head = ASPPHead(HeadConfig(384, dataset.num_classes, 32, 16, 2)).eval()
+    loss_fn = FocalDiceLoss(ignore_index=dataset.ignore_index, target_size=(32, 32))
+    with torch.no_grad():
+        features = torch.stack([cached[i]['features'] for i in range(len(cached))]).float()
+        logits = head(features)
+        torch.testing.assert_close(loss_fn(logits, stored).total, loss_fn(logits, labels).total)

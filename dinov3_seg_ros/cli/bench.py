@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='dinov3-seg-bench',
                                      description=__doc__.split('\n')[0].split(': ', 1)[1])
     parser.add_argument('--size', default='640x480', help='frame WxH (default: %(default)s)')
-    parser.add_argument('--backend', default='torch', choices=BACKENDS)
+    parser.add_argument('--backend', default='auto', choices=BACKENDS)
     parser.add_argument('--onnx', default='', metavar='PATH',
                         help='fused model (onnxruntime); default: export a temporary one')
     parser.add_argument('--backbone', default='vits16plus', help='(default: %(default)s)')

@@ -14,8 +14,10 @@
 
 """dinov3-seg-infer: segment image files offline.
 
-For each IMAGE with file stem S it writes DIR/S_labels.png (class ids, uint8 up to 256
-classes, else uint16, same size as the image) and DIR/S_overlay.png; --save-features adds
+IMAGE is a file or a folder (every image in it, not recursive). For each image with file
+stem S it writes DIR/S_labels.png (class ids, uint8 up to 256 classes, else uint16, same
+size as the image) and DIR/S_overlay.png; --colored adds DIR/S_colored.png (the class
+palette image); --save-features adds
 DIR/S_features.npy (float32 (C, h, w), the head's input) and --save-logits DIR/S_logits.npy
 (float32 (K, h, w), head logits before any resize). Heads after the first add their name:
 S_labels_<head>.png, S_logits_<head>.npy.
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line options of dinov3-seg-infer."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-infer',
                                      description=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('images', nargs='+', metavar='IMAGE', help='image files to segment')
+    parser.add_argument('images', nargs='+', metavar='IMAGE',
+                        help='image files or folders (every image in them) to segment')
     parser.add_argument('--out-dir', required=True, metavar='DIR', help='output directory')
     add_model_arguments(parser)
     parser.add_argument('--compile', action='store_true',
@@ -91,12 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write S_features.npy: (C, h, w) float32 head input')
     parser.add_argument('--save-logits', action='store_true',
                         help='also write S_logits.npy: (K, h, w) float32 head output')
+    parser.add_argument('--colored', action='store_true',
+                        help='also write S_colored.png: the class palette image')
     parser.add_argument('--alpha', type=float, default=0.5,
                         help='overlay opacity (default: %(default)s)')
     parser.add_argument('--no-names', action='store_true',
                         help='do not draw class names on the overlay')
     add_verbosity_arguments(parser)
     return parser
+
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def expand_inputs(paths: Sequence[str]) -> List[str]:
+    """Replace every folder by its images (sorted, not recursive, hidden files skipped)."""
+    images: List[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            images.append(path)
+            continue
+        found = sorted(os.path.join(path, name) for name in os.listdir(path)
+                       if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith('.')
+                       and os.path.isfile(os.path.join(path, name)))
+        if not found:
+            raise ImageError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) in folder {path!r}')
+        images.extend(found)
+    return images
 
 
 def _check_inputs(images: Sequence[str]) -> List[str]:
@@ -117,7 +141,8 @@ def _segment_one(segmenter, path: str, out_base: str, args: argparse.Namespace) 
     """Segment one file and write its outputs; returns a one-line summary."""
     rgb = read_rgb(path)
     started = time.perf_counter()
-    kwargs = {'overlay': True, 'alpha': args.alpha, 'draw_labels': not args.no_names}
+    kwargs = {'overlay': True, 'alpha': args.alpha, 'draw_labels': not args.no_names,
+              'colored': args.colored}
     if args.save_features or args.save_logits:
         features, info = segmenter.features(rgb)
         logits = segmenter.head_logits(features)
@@ -134,6 +159,8 @@ def _segment_one(segmenter, path: str, out_base: str, args: argparse.Namespace) 
     elapsed = (time.perf_counter() - started) * 1e3
     write_png(f'{out_base}_labels.png', result.labels)
     write_png(f'{out_base}_overlay.png', result.overlay)
+    if args.colored:
+        write_png(f'{out_base}_colored.png', result.colored)
     for name, labels in result.extra_labels.items():
         write_png(f'{out_base}_labels_{name}.png', labels)
     present = np.unique(result.labels)
@@ -142,19 +169,41 @@ def _segment_one(segmenter, path: str, out_base: str, args: argparse.Namespace) 
             f'{", ..." if present.size > 5 else ""}) in {elapsed:.0f} ms')
 
 
+def _tell_input_size(segmenter, path: str, told: set) -> None:
+    """Print the effective model input size once per distinct size (from the image header)."""
+    from PIL import Image
+    from dinov3_seg_ros.core.preprocess import model_input_size
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF rotation by 90 degrees
+                width, height = height, width
+    except (OSError, ValueError, SyntaxError):
+        return  # unreadable: _segment_one reports it
+    in_height, in_width = model_input_size(height, width, segmenter.input_size)
+    if (in_height, in_width) not in told:
+        told.add((in_height, in_width))
+        print(f'model input {in_width}x{in_height} for {width}x{height} images '
+              f'(input_size {segmenter.input_size})', flush=True)
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
     config = dataclasses.replace(model_config_from_args(args), compile=args.compile)
     if (args.save_features or args.save_logits) and config.backend != 'torch':
         raise ConfigError('--save-features/--save-logits need --backend torch')
-    stems = _check_inputs(args.images)
+    images = expand_inputs(args.images)
+    stems = _check_inputs(images)
     os.makedirs(args.out_dir, exist_ok=True)
     from dinov3_seg_ros.core.segmenter import Segmenter  # torch import: after the cheap checks
     segmenter = Segmenter(config)
     failures = 0
-    for path, stem in zip(args.images, stems):
+    sizes_told: set = set()
+    for path, stem in zip(images, stems):
         try:
+            if not args.quiet:
+                _tell_input_size(segmenter, path, sizes_told)
             print(_segment_one(segmenter, path, os.path.join(args.out_dir, stem), args),
                   flush=True)
         except (ImageError, OSError) as exc:  # report, keep going with the other images

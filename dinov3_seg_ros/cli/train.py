@@ -22,6 +22,7 @@ Examples:
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Optional, Sequence
@@ -64,6 +65,9 @@ def resolve_resume(resume: str, run_dir: str) -> str:
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
+    # Per-epoch loss and val mIoU at the default verbosity; -q/-v decide otherwise.
+    logging.getLogger('dinov3_seg_ros.training').setLevel(
+        logging.INFO if args.verbose - args.quiet == 0 else logging.NOTSET)
     from dinov3_seg_ros.training.train_config import load_config
     config = load_config(args.config, args.overrides)
     if args.print_config:

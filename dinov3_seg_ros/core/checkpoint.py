@@ -98,13 +98,24 @@ class HeadCheckpoint:
         return module.eval()
 
 
+def _umask() -> int:
+    """Return the process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_save(obj: Any, path: str) -> None:
-    """torch.save to a temporary file beside path, fsync, then rename over path."""
+    """torch.save to a temporary file beside path, fsync, then rename over path.
+
+    The file gets the permissions of a plain open() (0666 less the umask), not mkstemp's 0600.
+    """
     import torch
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; keep the user's umask instead
         with os.fdopen(fd, 'wb') as stream:
             torch.save(obj, stream)
             stream.flush()

@@ -28,6 +28,8 @@ def load_weights_file(path: str, what: str = 'weights') -> Any:
     Raises CheckpointError naming the file and the reason: missing, truncated or corrupt,
     or holding pickled Python objects (refused: only tensors and plain containers load).
     """
+    if path and os.path.isdir(path):
+        raise CheckpointError(f'{what} {path!r} is a directory, not a weights file')
     if not path or not os.path.isfile(path):
         raise CheckpointError(f'{what} file not found: {path!r}')
     try:

@@ -33,8 +33,10 @@ from dinov3_seg_ros.core.errors import ConfigError, ImageError
 from dinov3_seg_ros.core.preprocess import (
     model_input_size, normalization_lut, normalize_rgb, PATCH_SIZE, resize_rgb)
 from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
+from dinov3_seg_ros.training.transforms import aspect_crop
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+FOLDER_CLASSES_FILE = 'classes.txt'  # data.format folder: <root>/classes.txt
 # transform(image (3, H, W) uint8, label (H, W) uint8) -> (image, label), same types.
 JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
 
@@ -61,6 +63,13 @@ def read_label(path: str) -> np.ndarray:
 class SemanticSegmentationDataset(Dataset):
     """Pairs root/<split>/<stem>.<ext> with root/semantic_<split>/<stem>.png.
 
+    layout 'folder' (your own data) pairs root/<split>/images/<stem>.<ext> with
+    root/<split>/masks/<stem>.png (uint8 class ids, ignore_index = void); the class names
+    are root/classes.txt (one per line, line i = class id i) unless class_names_file is set.
+    resize 'squash' (the upstream) resizes a fixed WxH image_size without keeping the
+    aspect; 'keep_aspect' resizes to cover WxH with the aspect kept and crops (random crop
+    with a transform, i.e. when augmenting; centred otherwise): transforms.aspect_crop.
+
     __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
     'label': int64 (H, W) with ignore_index for void, 'path': image path} (plus
     'original_label': uint8 (H0, W0) at the file's resolution with original_labels=True).
@@ -75,12 +84,23 @@ class SemanticSegmentationDataset(Dataset):
                  image_size: Union[str, InputSize, None] = '640x640',
                  mean: Sequence[float], std: Sequence[float], ignore_index: int = IGNORE_INDEX,
                  class_names_file: Optional[str] = None,
-                 original_labels: bool = False) -> None:
+                 original_labels: bool = False, layout: str = 'coco',
+                 resize: str = 'squash') -> None:
         self.original_labels = bool(original_labels)
+        self.resize = resize
         self.root = str(root)
         self.split = split
-        self.image_dir = os.path.join(self.root, split)
-        self.label_dir = os.path.join(self.root, f'semantic_{split}')
+        self.layout = layout
+        if layout == 'folder':
+            self.image_dir = os.path.join(self.root, split, 'images')
+            self.label_dir = os.path.join(self.root, split, 'masks')
+            default_names = os.path.join(self.root, FOLDER_CLASSES_FILE)
+            self._hint = f'data.format folder: put {self.image_dir}, {self.label_dir}'
+        else:
+            self.image_dir = os.path.join(self.root, split)
+            self.label_dir = os.path.join(self.root, f'semantic_{split}')
+            default_names = os.path.join(self.label_dir, CLASS_NAMES_FILE)
+            self._hint = 'run or finish dinov3-seg-prepare-coco'
         self.transform = transform
         self.image_size = None if image_size is None else InputSize.parse(image_size)
         if self.image_size is not None and self.image_size.mode == 'fixed' and (
@@ -92,10 +112,10 @@ class SemanticSegmentationDataset(Dataset):
         self.std = torch.tensor([float(s) for s in std]).view(3, 1, 1)
         self._lut = normalization_lut(self.mean.flatten().tolist(), self.std.flatten().tolist())
         self.ignore_index = int(ignore_index)
-        names_path = class_names_file or os.path.join(self.label_dir, CLASS_NAMES_FILE)
+        names_path = class_names_file or default_names
         if not os.path.isfile(names_path):
             raise ConfigError(f'class names file not found: {names_path} '
-                              '(run dinov3-seg-prepare-coco first or set data.class_names_file)')
+                              f'({self._hint} or set data.class_names_file)')
         self.class_names: List[str] = read_class_names(names_path)
         self.samples: List[Tuple[str, str]] = self._pair()
 
@@ -108,8 +128,7 @@ class SemanticSegmentationDataset(Dataset):
         if not os.path.isdir(self.image_dir):
             raise ConfigError(f'image folder not found: {self.image_dir}')
         if not os.path.isdir(self.label_dir):
-            raise ConfigError(f'label folder not found: {self.label_dir} '
-                              '(run dinov3-seg-prepare-coco first)')
+            raise ConfigError(f'label folder not found: {self.label_dir} ({self._hint})')
         labels = set(os.listdir(self.label_dir))
         images = sorted(n for n in os.listdir(self.image_dir)
                         if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith('.'))
@@ -124,8 +143,7 @@ class SemanticSegmentationDataset(Dataset):
                             os.path.join(self.label_dir, label)))
         if missing:
             raise ConfigError(f'{len(missing)} of {len(images)} images have no label in '
-                              f'{self.label_dir} (first: {missing[0]}); run or finish '
-                              'dinov3-seg-prepare-coco')
+                              f'{self.label_dir} (first: {missing[0]}); {self._hint}')
         return samples
 
     def __len__(self) -> int:
@@ -146,6 +164,11 @@ class SemanticSegmentationDataset(Dataset):
                              f'its image {image_path} is {rgb.shape[1]}x{rgb.shape[0]}')
         self._check_ids(label, label_path)
         original = label
+        size = self.image_size
+        if self.resize == 'keep_aspect' and size is not None and size.mode == 'fixed':
+            rgb, label = aspect_crop(rgb, label, (size.height, size.width),
+                                     self.transform is not None)
+            return {'image': rgb, 'label': label, 'path': image_path, 'original_label': original}
         height, width = self.output_size(*label.shape)
         if (height, width) != label.shape:
             rgb = resize_rgb(rgb, height, width)

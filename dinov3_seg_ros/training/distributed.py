@@ -118,3 +118,19 @@ class ResumableSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return max(0, self.num_samples - self.start)
+
+
+def sync_batchnorm(module: torch.nn.Module, enabled: bool, ctx: DistContext) -> torch.nn.Module:
+    """Convert module's BatchNorm layers to SyncBatchNorm for a multi-process run.
+
+    Statistics are then computed over the global batch (all ranks). The state_dict keys are
+    unchanged, so checkpoints still load into the plain head. A single process keeps plain
+    BatchNorm (identical maths); SyncBatchNorm needs accelerator tensors, so CPU (gloo) DDP
+    with run.sync_batchnorm is a ConfigError.
+    """
+    if not enabled or not ctx.distributed:
+        return module
+    if ctx.device.type == 'cpu':
+        raise ConfigError('run.sync_batchnorm: SyncBatchNorm needs CUDA devices; this DDP run is '
+                          'on the CPU (set run.sync_batchnorm=false)')
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)

@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -37,9 +37,10 @@ from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, one_line
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training import plots
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
-                                                   load_training_checkpoint, restore_rng,
+                                                   load_training_checkpoint,
+                                                   reopen_finished_stage, restore_rng,
                                                    TrainingState)
-from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext
+from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext, sync_batchnorm
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
 from dinov3_seg_ros.training.feature_cache import backbone_fingerprint, open_or_build
 from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_size,
@@ -47,6 +48,7 @@ from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_s
 from dinov3_seg_ros.training.losses import FocalDiceLoss
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
                                            make_scaler, scheduler_state, set_lr, train_step)
+from dinov3_seg_ros.training.tensorboard_log import summary_writer_class, TensorBoardLog
 from dinov3_seg_ros.training.train_config import dump_config, flatten, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -57,6 +59,17 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
+
+
+def loss_size(target_size: int, height: int, width: int) -> Tuple[int, int]:
+    """(H', W') of the loss for loss.target_size: the long side, the aspect kept; 0 = (0, 0).
+
+    640x640 with 320 -> 320x320 (the upstream); 640x480 with 320 -> 240x320, never squashed.
+    """
+    if not target_size:
+        return (0, 0)
+    scale = target_size / max(height, width)
+    return (max(1, round(height * scale)), max(1, round(width * scale)))
 
 
 class Trainer:
@@ -85,14 +98,15 @@ class Trainer:
         torch.manual_seed(run.seed)
         self.head = ASPPHead(HeadConfig(self.backbone.embed_dim, len(self.class_names),
                                         **asdict(config.model.head))).to(ctx.device)
+        self.head = sync_batchnorm(self.head, run.sync_batchnorm, ctx)
         self.model: torch.nn.Module = self.head
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == 'cuda' else None
             self.model = DistributedDataParallel(self.head, device_ids=ids)
         loss = config.loss
+        self.loss_size = loss_size(loss.target_size, self.size.height, self.size.width)
         self.loss_fn = FocalDiceLoss(loss.lambda_focal, loss.lambda_dice, loss.gamma, loss.alpha,
-                                     config.data.ignore_index,
-                                     (loss.target_size, loss.target_size))
+                                     config.data.ignore_index, self.loss_size)
         self.dtype = autocast_dtype(run.amp, ctx.device)
         self.state = TrainingState()
         self.keeper = CheckpointKeeper(self.ckpt_dir, run.keep_best)
@@ -100,12 +114,16 @@ class Trainer:
         self.val_batches: Optional[torch.utils.data.DataLoader] = None
         self.rate = 0.0
         self.backbone_key = ''
+        self.tensorboard: Optional[TensorBoardLog] = None
+        if run.tensorboard:
+            writer_class = summary_writer_class()  # every rank fails alike when it is missing
+            if ctx.is_main:
+                self.tensorboard = TensorBoardLog(os.path.join(run.dir, 'tensorboard'),
+                                                  writer_class)
         if resume:
             self._load(resume)
         if ctx.is_main:
             os.makedirs(self.ckpt_dir, exist_ok=True)
-            dump_config(config, os.path.join(run.dir, 'config.yaml'))
-            plots.truncate_after(self.metrics_path, self.state.position.step)
 
     def _load(self, path: str) -> None:
         payload = load_training_checkpoint(path)
@@ -116,6 +134,7 @@ class Trainer:
                                   f'{one_line(exc, 300)}') from None
         self.state = TrainingState.from_dict(payload['training'])
         self.resume_payload = payload
+        reopen_finished_stage(self.state.position, payload, self.config)
         saved, now = flatten(payload.get('config') or {}), flatten(self.config.to_dict())
         changed = sorted(k for k in set(saved) | set(now)
                          if not k.startswith('run.') and saved.get(k) != now.get(k))
@@ -125,11 +144,25 @@ class Trainer:
         LOGGER.info('resuming %s at %s', path, self.state.position)
 
     def run(self) -> Dict[str, Any]:
-        """Train every remaining stage; returns {'best_miou', 'last_miou', 'checkpoint'}."""
+        """Train every remaining stage; returns {'best_miou', 'last_miou', 'checkpoint'}.
+
+        config.yaml is (re)written only when there is something left to train, so a run's
+        config never claims a schedule its checkpoints did not reach.
+        """
+        pos = self.state.position
+        if pos.stage >= len(self.config.stages):
+            LOGGER.warning('nothing to train: %s already completed its %d stages (%d epochs); '
+                           'raise stages.N.epochs of the last stage to train more',
+                           self.config.run.dir, len(self.config.stages), pos.global_epoch)
+        elif self.ctx.is_main:
+            dump_config(self.config, os.path.join(self.config.run.dir, 'config.yaml'))
+            plots.truncate_after(self.metrics_path, pos.step)
         while self.state.position.stage < len(self.config.stages):
             self._run_stage()
         if self.ctx.is_main:
             self._plot()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return {'best_miou': self.state.best_miou, 'last_miou': self.state.last_miou,
                 'checkpoint': os.path.join(self.ckpt_dir, LAST)}
 
@@ -140,14 +173,16 @@ class Trainer:
         if dataset.class_names != self.class_names:
             raise ConfigError(f'data: the classes of {cfg.data.train_split} and '
                               f'{cfg.data.val_split} differ')
-        return self._cached(dataset) if cached else dataset
+        return self._cached(dataset, self.loss_size) if cached else dataset
 
-    def _cached(self, dataset: Any) -> torch.utils.data.Dataset:
+    def _cached(self, dataset: Any, label_size: Optional[Tuple[int, int]] = None
+                ) -> torch.utils.data.Dataset:
         if not self.backbone_key:  # hashes every weight of the frozen backbone: once per run
             self.backbone_key = backbone_fingerprint(self.backbone)
         return open_or_build(dataset, self.backbone, self.cache_root, self.ctx,
                              self.config.cache.batch_size, self.config.run.num_workers,
-                             self.dtype, self.config.run.progress, self.backbone_key)
+                             self.dtype, self.config.run.progress, self.backbone_key,
+                             label_size)
 
     def _run_stage(self) -> None:
         cfg, pos = self.config, self.state.position
@@ -221,7 +256,7 @@ class Trainer:
         bar.set_postfix(loss=f'{loss:.4f}', lr=f'{lr:.2e}', img_s=f'{rate:.1f}')
         if self.ctx.is_main:
             pos = self.state.position
-            plots.append_record(self.metrics_path, {
+            self._record({
                 'kind': 'step', 'step': pos.step, 'stage': pos.stage,
                 'epoch': pos.global_epoch + 1, 'loss': loss, 'lr': lr, 'images_per_s': rate})
 
@@ -236,7 +271,7 @@ class Trainer:
                   'dice': float(sums[2]) / count, 'lr': optimizer.param_groups[0]['lr'],
                   'images_per_s': self.rate}
         if self.ctx.is_main:
-            plots.append_record(self.metrics_path, record)
+            self._record(record)
         miou = None
         last_of_stage = pos.epoch + 1 == stage.epochs
         if last_of_stage or (pos.epoch + 1) % cfg.run.eval_every_epochs == 0:
@@ -244,18 +279,27 @@ class Trainer:
             miou = summary['miou']
             self.state.last_miou = miou
             if self.ctx.is_main:
-                plots.append_record(self.metrics_path, {
+                self._record({
                     'kind': 'eval', 'epoch': epoch, 'stage': pos.stage, 'step': pos.step,
                     'miou': miou, 'pixel_accuracy': summary['pixel_accuracy'],
                     'val_loss': summary['val_loss'], 'pixels': summary['pixels'],
                     'images': summary['images'], 'per_class_iou': summary['per_class_iou']})
                 self._plot()
-            LOGGER.info('epoch %d: loss %.4f, val mIoU %s', epoch, record['loss'], miou)
+        if self.ctx.is_main:
+            LOGGER.info('epoch %d/%d (stage %d, epoch %d/%d): loss %.4f, val mIoU %s, %.1f img/s',
+                        epoch, sum(s.epochs for s in cfg.stages), pos.stage, pos.epoch + 1,
+                        stage.epochs, record['loss'],
+                        'not evaluated' if miou is None else f'{miou:.4f}', self.rate)
         pos.epoch, pos.global_epoch, pos.batch = pos.epoch + 1, pos.global_epoch + 1, 0
         if last_of_stage:
             pos.stage, pos.epoch, pos.stage_step = pos.stage + 1, 0, 0
         self.state.epoch_sums = None
         self._save(optimizer, scaler, lr, total, miou, epoch)
+
+    def _record(self, record: Dict[str, Any]) -> None:
+        plots.append_record(self.metrics_path, record)
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
 
     def _evaluate(self) -> Dict[str, Any]:
         if self.val_batches is None:

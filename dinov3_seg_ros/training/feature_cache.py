@@ -16,9 +16,12 @@
 
 Without augmentation the backbone sees the same images every epoch, so its features are
 computed once and the head trains from them. A cache lives in <dir>/<key>/, where key is a
-SHA-256 of the dataset (every file's path, size and mtime, split, size, mean/std, classes)
-and of the backbone (variant and the bytes of its weights), so a stale cache is never reused.
-Files: features.f16 (N, C, h, w), labels.u8 (N, H, W), done.u8 (one flag per sample, set
+SHA-256 of the dataset (every file's path, size and mtime, split, classes), the
+preprocessing (input size and resize mode, mean/std, resize method), the backbone (variant
+and the bytes of its weights), the compute dtype (autocast), the torch and timm versions and
+the stored label size, so a stale cache is never reused.
+Files: features.f16 (N, C, h, w), labels.u8 (N, H', W') at the loss resolution (nearest, as
+losses.resize_for_loss does), done.u8 (one flag per sample, set
 after its rows are flushed: an interrupted build resumes), meta.json (written when complete).
 """
 
@@ -30,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from dinov3_seg_ros.core.errors import ConfigError
@@ -38,6 +42,8 @@ from dinov3_seg_ros.training.optim import autocast
 
 LOGGER = logging.getLogger(__name__)
 FP16_MAX = 65504.0
+# core.preprocess.resize_rgb: change this when the resize of images or labels changes.
+RESIZE_METHOD = 'image: INTER_AREA by integer factor then INTER_LINEAR; label: INTER_NEAREST'
 
 
 def dataset_fingerprint(dataset: Any) -> Dict[str, Any]:
@@ -48,7 +54,9 @@ def dataset_fingerprint(dataset: Any) -> Dict[str, Any]:
             stat = os.stat(path)
             files.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
     return {'root': os.path.abspath(dataset.root), 'split': dataset.split,
-            'image_size': str(dataset.image_size), 'mean': dataset.mean.flatten().tolist(),
+            'image_size': str(dataset.image_size),
+            'resize_mode': getattr(dataset, 'resize', 'squash'),
+            'mean': dataset.mean.flatten().tolist(),
             'std': dataset.std.flatten().tolist(), 'ignore_index': dataset.ignore_index,
             'class_names': list(dataset.class_names), 'files': files}
 
@@ -63,14 +71,23 @@ def backbone_fingerprint(backbone: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_key(dataset: Any, backbone: torch.nn.Module, backbone_key: str = '') -> str:
-    """Return the cache directory name for dataset and backbone (24 hex digits).
+def cache_key(dataset: Any, backbone: torch.nn.Module, backbone_key: str = '',
+              autocast_dtype: Optional[torch.dtype] = None,
+              label_size: Optional[Tuple[int, int]] = None) -> str:
+    """Return the cache directory name for dataset, backbone and compute (24 hex digits).
 
-    backbone_key: backbone_fingerprint(backbone) when the caller already has it.
+    backbone_key: backbone_fingerprint(backbone) when the caller already has it;
+    autocast_dtype: the backbone's compute dtype (None = float32); label_size: (H', W') of
+    the stored labels (None = the input size).
     """
+    import timm
     text = json.dumps({'dataset': dataset_fingerprint(dataset),
                        'backbone': backbone_key or backbone_fingerprint(backbone),
-                       'format': 1},
+                       'compute_dtype': str(autocast_dtype or torch.float32),
+                       'torch': torch.__version__, 'timm': timm.__version__,
+                       'resize': RESIZE_METHOD,
+                       'label_size': list(label_size) if label_size else None,
+                       'format': 2},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -154,31 +171,44 @@ class CachedFeatureDataset(Dataset):
                 'index': index}
 
 
-def _shapes(dataset: Any, backbone: torch.nn.Module) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+def _shapes(dataset: Any, backbone: torch.nn.Module, label_size: Optional[Tuple[int, int]]
+            ) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     size = dataset.image_size
     if size is None or size.mode != 'fixed':
         raise ConfigError(f'data.image_size: the feature cache needs a fixed WxH size, got '
                           f'{size}')
     patch = backbone.patch_size
     return ((backbone.embed_dim, size.height // patch, size.width // patch),
-            (size.height, size.width))
+            tuple(label_size) if label_size else (size.height, size.width))
+
+
+def labels_at(labels: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Nearest-resize labels (B, H, W) to size (H', W'), exactly as resize_for_loss does."""
+    if tuple(labels.shape[-2:]) == tuple(size):
+        return labels
+    return F.interpolate(labels.unsqueeze(1).float(), size=tuple(size),
+                         mode='nearest').squeeze(1).to(labels.dtype)
 
 
 def open_or_build(dataset: Any, backbone: torch.nn.Module, root: str, ctx: DistContext,
                   batch_size: int = 16, num_workers: int = 0,
                   autocast_dtype: Optional[torch.dtype] = None,
-                  progress: bool = False, backbone_key: str = '') -> CachedFeatureDataset:
+                  progress: bool = False, backbone_key: str = '',
+                  label_size: Optional[Tuple[int, int]] = None) -> CachedFeatureDataset:
     """Return the cache of (dataset, backbone), computing missing samples first.
 
     Every rank computes its share of the missing samples; rank 0 creates the files and
     marks the cache complete. dataset must be un-augmented (no transform). backbone_key:
-    backbone_fingerprint(backbone) if known (it hashes every weight).
+    backbone_fingerprint(backbone) if known (it hashes every weight). label_size: store
+    labels nearest-resized to (H', W') (the loss resolution; None = the input size).
     """
     if dataset.transform is not None:
         raise ConfigError('the feature cache needs a dataset without augmentation')
-    key = cache_key(dataset, backbone, backbone_key)
+    if label_size is not None and not all(label_size):
+        label_size = None
+    key = cache_key(dataset, backbone, backbone_key, autocast_dtype, label_size)
     directory = os.path.join(root, key)
-    feature_shape, label_shape = _shapes(dataset, backbone)
+    feature_shape, label_shape = _shapes(dataset, backbone, label_size)
     count = len(dataset)
     if ctx.is_main:
         os.makedirs(directory, exist_ok=True)
@@ -219,7 +249,7 @@ def _compute(subset: Dataset, indices: List[int], backbone: torch.nn.Module,
         with autocast(ctx.device.type, autocast_dtype):
             features = backbone(images)
         rows = indices[position:position + len(images)]
-        cache.write(rows, features, batch['label'])
+        cache.write(rows, features, labels_at(batch['label'], cache.label_shape))
         position += len(images)
         bar.update(len(images))
     bar.close()

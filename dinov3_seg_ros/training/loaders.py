@@ -52,7 +52,8 @@ def open_split(config: TrainConfig, split: str, mean: Sequence[float], std: Sequ
     dataset = SemanticSegmentationDataset(
         config.data.root, split, transform=transform, image_size=size, mean=mean, std=std,
         ignore_index=config.data.ignore_index,
-        class_names_file=config.data.class_names_file or None)
+        class_names_file=config.data.class_names_file or None, layout=config.data.format,
+        resize=config.data.resize)
     if limit:
         dataset.samples = dataset.samples[:limit]
     return dataset

@@ -42,6 +42,8 @@ class RunConfig:
     eval_every_epochs: int = 1
     log_every_steps: int = 50
     progress: bool = True
+    tensorboard: bool = False  # TensorBoard scalars in <dir>/tensorboard (optional package)
+    sync_batchnorm: bool = False  # DDP: convert the head's BatchNorm to SyncBatchNorm
 
 
 @dataclass
@@ -49,9 +51,11 @@ class DataConfig:
     """The prepared dataset (dinov3-seg-prepare-coco output or any semantic PNG dataset)."""
 
     root: str = ''
+    format: str = 'coco'  # coco: <split>/ + semantic_<split>/; folder: <split>/images, masks
     train_split: str = 'train2017'
     val_split: str = 'val2017'
     image_size: str = '640x640'
+    resize: str = 'squash'  # squash (upstream) | keep_aspect (resize to cover, then crop)
     max_train_images: int = 0
     max_val_images: int = 0
     ignore_index: int = 255
@@ -152,7 +156,9 @@ class TrainConfig:
 
 
 CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf16', 'fp16'),
-           'optim.name': ('adam', 'adamw'), 'schedule.type': ('cosine', 'poly', 'constant')}
+           'optim.name': ('adam', 'adamw'), 'data.format': ('coco', 'folder'),
+           'data.resize': ('squash', 'keep_aspect'),
+           'schedule.type': ('cosine', 'poly', 'constant')}
 NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
                 'data.max_train_images', 'data.max_val_images', 'loss.target_size',
                 'optim.weight_decay', 'optim.grad_clip', 'loss.gamma', 'run.keep_best')

@@ -26,11 +26,14 @@ color, blur and noise touch the image only.
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import cv2
+import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.core.preprocess import resize_rgb
 
 KEYS = ('hflip', 'random_resized_crop', 'scale', 'rotate', 'color_jitter', 'blur', 'noise')
 _SUBKEYS = {
@@ -172,3 +175,27 @@ def _photometric(cfg: Mapping[str, Any], prefix: str) -> List[v2.Transform]:
         ops.append(ImageNoise(_number(f'{prefix}noise.p', opts['p'], 0, 1),
                               _number(f'{prefix}noise.std', opts['std'], 0, 255)))
     return ops
+
+
+def aspect_crop(rgb: np.ndarray, label: np.ndarray, size: Tuple[int, int],
+                random_offset: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Resize (H0, W0, 3) rgb and (H0, W0) label keeping the aspect to cover size, then crop.
+
+    The scale is max(H / H0, W / W0) (the image just covers (H, W)); the crop is random
+    (torch RNG, so seeded per sample) when random_offset, else centred. Images use the
+    inference resize, labels nearest neighbour; nothing is squashed.
+    """
+    height, width = size
+    h0, w0 = label.shape
+    scale = max(height / h0, width / w0)
+    rh, rw = max(height, round(h0 * scale)), max(width, round(w0 * scale))
+    if (rh, rw) != (h0, w0):
+        rgb = resize_rgb(rgb, rh, rw)
+        label = cv2.resize(label, (rw, rh), interpolation=cv2.INTER_NEAREST)
+    if random_offset:
+        y = int(torch.randint(0, rh - height + 1, ()))
+        x = int(torch.randint(0, rw - width + 1, ()))
+    else:
+        y, x = (rh - height) // 2, (rw - width) // 2
+    return (np.ascontiguousarray(rgb[y:y + height, x:x + width]),
+            np.ascontiguousarray(label[y:y + height, x:x + width]))
