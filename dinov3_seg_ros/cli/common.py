@@ -95,8 +95,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group.add_argument('--device', default='auto', choices=DEVICES,
                        help='auto picks CUDA when present (default: %(default)s)')
     group.add_argument('--dtype', default='auto', choices=DTYPES,
-                       help='auto: bfloat16 on CPUs with native bf16 (AMX/AVX512-BF16), else float32; '
-                       'bfloat16 on CUDA where supported, else float16 (default: %(default)s)')
+                       help='auto: bfloat16 on CPUs with native bf16 (AMX/AVX512-BF16), '
+                       'else float32; bfloat16 on CUDA where supported, else float16 '
+                       '(default: %(default)s)')
     group.add_argument('--backend', default='auto', choices=BACKENDS,
                        help='torch, onnxruntime (with --onnx), openvino (--onnx .onnx/.xml, '
                        'or converted from torch), auto (backends.selection) '
