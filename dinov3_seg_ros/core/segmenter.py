@@ -34,6 +34,7 @@ from .errors import ConfigError
 from .overlay import class_palette, colorize, render_overlay
 from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
 from .postprocess import on_accelerator, postprocess
+from .precision import last_dtype_reason
 from .preprocess import check_rgb, Preprocessor, ResizeInfo
 from .timing import StageTimer
 
@@ -100,6 +101,8 @@ class Segmenter:
         self.compile_seconds: Optional[float] = None
         self.dtype = getattr(engine, 'dtype', engine.precision)
         self.precision = engine.precision
+        self.precision_reason = (getattr(engine, 'precision_reason', '')
+                                 or last_dtype_reason())
         self.mean, self.std = tuple(engine.mean), tuple(engine.std)
         self.head_class_names = [list(n) for n in engine.class_names]
         self.class_names = list(self.head_class_names[0])

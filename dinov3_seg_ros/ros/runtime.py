@@ -85,7 +85,8 @@ class SegmentationRuntime:
         """One line for the start-up log: model, device, heads, inputs."""
         seg, params = self.segmenter, self._params()
         inputs = ', '.join(ch.input_topic for ch in self.channels.values())
-        return (f'{seg.backbone_name} on {seg.device} ({seg.backend}), {seg.num_classes} '
+        return (f'{seg.backbone_name} on {seg.device} ({seg.backend}, {seg.precision}), '
+                f'{seg.num_classes} '
                 f'classes, heads {", ".join(seg.head_names)}, input {inputs} '
                 f'({params.input_transport}, {params.input_reliability})'
                 + (', UNTRAINED weights' if seg.untrained else ''))
@@ -229,6 +230,8 @@ class SegmentationRuntime:
         with self._batch_lock:
             sizes, self._batch_sizes = self._batch_sizes, []
         base = {'device': seg.device, 'backbone': seg.backbone_name, 'backend': seg.backend,
+                'precision': seg.precision,
+                'precision_reason': getattr(seg, 'precision_reason', ''),
                 'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
                 'input_transport': params.input_transport,
                 'active': str(self.active).lower()}

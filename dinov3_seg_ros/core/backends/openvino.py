@@ -132,6 +132,7 @@ class OpenVinoBackend(Backend):
             model.reshape([-1, 3, -1, -1])
         self.device, target = self._target(core, config.device)
         dtype, reason = resolve_dtype(config.dtype, 'cpu' if target == 'CPU' else 'cuda')
+        self.precision_reason = reason
         if self.metadata.get('precision') == 'int8':
             self.precision = 'int8'
         else:

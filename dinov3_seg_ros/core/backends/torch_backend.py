@@ -107,8 +107,9 @@ class TorchBackend(Backend):
         self.compile_seconds: Optional[float] = None
         if not config.head_weights:
             LOGGER.warning('No head weights given: using a RANDOM %d-class head; the labels '
-                           'are meaningless (train one with dinov3-seg-train or pass '
-                           '--head-weights)', len(self.head_checkpoints[0].class_names))
+                           'are meaningless (train one with dinov3-seg-train; then set the '
+                           'head_weights parameter of the node or --head-weights of the CLIs)',
+                           len(self.head_checkpoints[0].class_names))
         self.heads: List[torch.nn.Module] = []
         for head in self.head_checkpoints:
             module = head.build()
