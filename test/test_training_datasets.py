@@ -27,7 +27,6 @@ from dinov3_seg_ros.training.transforms import build_transforms
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
 SPLIT = 'val2017'
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -126,14 +125,6 @@ def test_transform_runs_on_uint8_and_output_is_normalized(prepared):
     a, b = plain[2], flipped[2]
     torch.testing.assert_close(b['image'], a['image'].flip(-1))
     assert torch.equal(b['label'], a['label'].flip(-1))
-
-
-def test_raw_view_batches_through_a_dataloader(prepared):
-    loader = DataLoader(_dataset(prepared.root).raw_view(), batch_size=2, shuffle=False)
-    batch = next(iter(loader))
-    assert batch['image'].shape == (2, 48, 64, 3) and batch['image'].dtype == torch.uint8
-    assert batch['label'].shape == (2, 48, 64) and batch['label'].dtype == torch.uint8
-    assert len(batch['path']) == 2
 
 
 def test_background_layout_and_class_names_file(prepared, tmp_path):

@@ -31,7 +31,6 @@ class StageTimer:
         self._cuda = str(getattr(device, 'type', device)).startswith('cuda')
         self._start = self._now()
         self._marks: List[Tuple[str, object]] = []
-        self._host: Dict[str, float] = {}
 
     def _now(self) -> object:
         if self._cuda:
@@ -45,10 +44,6 @@ class StageTimer:
         """Close the stage that began at the previous mark, or at construction."""
         self._marks.append((stage, self._now()))
 
-    def add(self, stage: str, milliseconds: float) -> None:
-        """Add a host-measured duration to stage."""
-        self._host[stage] = self._host.get(stage, 0.0) + milliseconds
-
     def results(self) -> Dict[str, float]:
         """Milliseconds per stage; call after the sync when on CUDA."""
         out: Dict[str, float] = {}
@@ -60,6 +55,4 @@ class StageTimer:
                 elapsed = (value - previous) * 1e3  # type: ignore[operator]
             out[stage] = out.get(stage, 0.0) + elapsed
             previous = value
-        for stage, value in self._host.items():
-            out[stage] = out.get(stage, 0.0) + value
         return out

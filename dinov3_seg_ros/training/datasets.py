@@ -175,10 +175,6 @@ class SemanticSegmentationDataset(Dataset):
             label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
         return {'image': rgb, 'label': label, 'path': image_path, 'original_label': original}
 
-    def raw_view(self) -> 'RawView':
-        """Return a torch Dataset of this dataset's raw() samples (for a DataLoader)."""
-        return RawView(self)
-
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         """(3, H, W) uint8 -> float32 (x / 255 - mean) / std, as core.preprocess computes it."""
         hwc = image.permute(1, 2, 0).numpy()
@@ -225,16 +221,3 @@ class SemanticSegmentationDataset(Dataset):
         if bad.any():
             raise ImageError(f'label {label_path} holds ids {np.unique(label[bad])[:5].tolist()} '
                              f'outside 0..{self.num_classes - 1} and ignore {self.ignore_index}')
-
-
-class RawView(Dataset):
-    """A SemanticSegmentationDataset's raw() samples: uint8 (H, W, 3) image, (H, W) label."""
-
-    def __init__(self, dataset: SemanticSegmentationDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> Dict[str, object]:
-        return self.dataset.raw(index)
