@@ -121,6 +121,8 @@ class TorchBackend(Backend):
         first = self.head_checkpoints[0]
         self.mean = tuple(first.mean) if first.mean is not None else backbone.mean
         self.std = tuple(first.std) if first.std is not None else backbone.std
+        check_same_normalization(self.head_checkpoints, config.head_weights,
+                                 self.mean, self.std)
         self.class_names = [list(h.class_names) for h in self.head_checkpoints]
         self.head_names = head_names_for(config.head_weights)
         self.untrained = not backbone.pretrained or any(
@@ -161,3 +163,19 @@ class TorchBackend(Backend):
         if self.device_obj.type == 'cuda':  # labels are computed there (device_labels)
             return [lg.float() for lg in logits]
         return [lg.float().cpu().numpy() for lg in logits]
+
+
+def check_same_normalization(heads: Sequence[HeadCheckpoint], paths: Sequence[str],
+                             mean: Sequence[float], std: Sequence[float]) -> None:
+    """Raise CheckpointError if a head was trained with another mean/std than the first.
+
+    One backbone pass feeds every head, so every head must expect the same normalization.
+    """
+    for head, path in zip(heads[1:], paths[1:]):
+        for name, own, expected in (('mean', head.mean, mean), ('std', head.std, std)):
+            if own is not None and any(abs(float(a) - float(b)) > 1e-6
+                                       for a, b in zip(own, expected)):
+                raise CheckpointError(
+                    f'head {path!r} was trained with {name} {list(own)}, the first head with '
+                    f'{list(expected)}: heads sharing one backbone pass need the same '
+                    'normalization')
