@@ -57,4 +57,4 @@ def test_usage_lists_choices_and_run_time_parameters():
     assert dynamic
     for spec in dynamic:
         assert f'  {spec.name} (default {spec.default!r}, changes at run time)' in text
-    assert 'One of: torch, onnxruntime.' in text
+    assert 'One of: auto, torch, onnxruntime, openvino.' in text

@@ -191,6 +191,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
     config = dataclasses.replace(model_config_from_args(args), compile=args.compile)
+    if (args.save_features or args.save_logits) and config.backend == 'auto':
+        config = dataclasses.replace(config, backend='torch')  # features need the torch path
     if (args.save_features or args.save_logits) and config.backend != 'torch':
         raise ConfigError('--save-features/--save-logits need --backend torch')
     images = expand_inputs(args.images)

@@ -67,7 +67,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging(args.verbose - args.quiet)
     # Per-epoch loss and val mIoU at the default verbosity; -q/-v decide otherwise.
     logging.getLogger('dinov3_seg_ros.training').setLevel(
-        logging.INFO if args.verbose - args.quiet == 0 else logging.NOTSET)
+        logging.INFO if args.verbose - args.quiet == 0 else logging.getLogger().level)
     from dinov3_seg_ros.training.train_config import load_config
     config = load_config(args.config, args.overrides)
     if args.print_config:
