@@ -29,11 +29,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, run_compare
+from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, cpu_model_name, run_compare
 from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.core.precision import cpu_has_native_bf16
 
 STAGES = ('preprocess', 'backbone', 'head', 'postprocess', 'overlay', 'total')
 
@@ -141,7 +142,11 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
     head = sum(head_flops(c, rows, cols) for c in configs) / 1e9
     work = backbone if segmenter.backend == 'torch' else backbone + head
     achieved = work / (ms['backbone'] / 1e3) if ms['backbone'] > 0 else 0.0
-    dtype = segmenter.dtype if segmenter.backend == 'torch' else None
+    import torch
+    # the peak of the precision in use: a bf16 model (torch autocast or the OpenVINO bf16
+    # hint) is held to the bf16 matmul peak; int8 to the bf16 one too (no int8 torch.mm)
+    dtype = {'bfloat16': torch.bfloat16, 'float16': torch.float16,
+             'int8': torch.bfloat16}.get(str(segmenter.precision).replace('torch.', ''))
     peak = matmul_peak_gflops(device, dtype=dtype)
     non_model = ms['non_model']
     return {'backbone_gflop': round(backbone, 3), 'head_gflop': round(head, 3),
@@ -200,6 +205,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                                   if k != 'non_model'}
         report.update(work_figures(segmenter, in_size, ms, device))
         report.update({'device': segmenter.device, 'backend': segmenter.backend,
+                       'precision': str(segmenter.precision).replace('torch.', ''),
+                       'precision_reason': segmenter.precision_reason,
+                       'cpu': cpu_model_name(), 'cpu_native_bf16': cpu_has_native_bf16(),
                        'backbone': segmenter.backbone_name, 'threads': threads,
                        'size': f'{width}x{height}',
                        'input_size': f'{in_size[1]}x{in_size[0]}',
