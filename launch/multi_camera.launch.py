@@ -30,7 +30,7 @@ from typing import List, Tuple
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -39,7 +39,9 @@ PACKAGE = 'dinov3_seg_ros'
 DEFAULT_CAMERAS = 'front,left,rear'
 DEFAULT_PATTERN = '/{camera}/image_raw'
 # Launch arguments that override the YAML only when non-empty.
-OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights')
+OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend',
+                      'dtype', 'input_transport')
+NODE_NAME = 'segmentation'
 
 
 def parse_cameras(value: str) -> List[str]:
@@ -67,19 +69,26 @@ def multi_camera_node(context: LaunchContext) -> list:
         value = LaunchConfiguration(name).perform(context).strip()
         if value:
             overrides[name] = value
+    namespace = LaunchConfiguration('namespace').perform(context)
+    logger = '.'.join([part for part in namespace.split('/') if part] + [NODE_NAME])
+    level = LaunchConfiguration('log_level').perform(context)
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',
         # a node name makes launch_ros write the overrides under /<ns>/segmentation: they
         # then beat params_file's '/**' entries even where the type differs (cameras: '' in
         # the shipped YAML, a string array here), which rcl does not do between two '/**'
-        name='segmentation',
+        name='segmentation',  # = NODE_NAME
         namespace=LaunchConfiguration('namespace'),
         output='screen',
         emulate_tty=True,
         parameters=[LaunchConfiguration('params_file'), overrides],
         remappings=camera_remappings(cameras, pattern),
-        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        # the node's logger only: rcl, rmw and other nodes keep their levels
+        ros_arguments=['--log-level', f'{logger}:={level}'],
+        # the Fast DDS profile reaches this process only, not an including launch file's
+        additional_env={'FASTDDS_DEFAULT_PROFILES_FILE':
+                        LaunchConfiguration('fastdds_profile').perform(context)},
     )]
 
 
@@ -115,8 +124,25 @@ def generate_launch_description() -> LaunchDescription:
             description='Override the head checkpoint(s), comma-separated; empty keeps the '
                         'value of params_file.'),
         DeclareLaunchArgument(
+            'input_size', default_value='',
+            description="Override input_size ('640', '640x480', 'native'); empty keeps the "
+                        'value of params_file.'),
+        DeclareLaunchArgument(
+            'backend', default_value='',
+            description='Override the backend (auto, torch, onnxruntime, openvino); empty '
+                        'keeps the value of params_file.'),
+        DeclareLaunchArgument(
+            'dtype', default_value='',
+            description='Override the compute dtype (auto, float32, float16, bfloat16); empty '
+                        'keeps the value of params_file.'),
+        DeclareLaunchArgument(
+            'input_transport', default_value='',
+            description='Override input_transport (raw, compressed); empty keeps the value '
+                        'of params_file.'),
+        DeclareLaunchArgument(
             'log_level', default_value='info',
-            description='Log level of the node (debug, info, warn, error, fatal).'),
+            description="Level of the node's logger (debug, info, warn, error, fatal); rcl, "
+                        'rmw and other nodes keep theirs.'),
         DeclareLaunchArgument(
             'use_sim_time', default_value='false',
             description='Use the /clock topic (simulation or bag playback) instead of '
@@ -130,8 +156,6 @@ def generate_launch_description() -> LaunchDescription:
                         '$FASTDDS_DEFAULT_PROFILES_FILE, else the shipped shared-memory '
                         'profile).'),
     ]
-    return LaunchDescription(arguments + [
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE',
-                               LaunchConfiguration('fastdds_profile')),
-        OpaqueFunction(function=multi_camera_node),
-    ])
+    # scoped: the launch arguments do not leak into a launch file that includes this one
+    return LaunchDescription([GroupAction(
+        arguments + [OpaqueFunction(function=multi_camera_node)], scoped=True, forwarding=True)])

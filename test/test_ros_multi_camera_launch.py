@@ -117,7 +117,16 @@ def test_node_gets_the_yaml_and_the_camera_list(tree):
               and getattr(n.targets[0].value, 'id', '') == 'overrides'
               and _strings(n.targets[0].slice) == ['cameras']]
     assert len(stores) == 1 and stores[0].value.id == 'cameras'
-    assert _strings(node['arguments'])[:2] == ['--ros-args', '--log-level']
+    assert _strings(node['ros_arguments'])[0] == '--log-level'  # the node's logger only
+    assert 'FASTDDS_DEFAULT_PROFILES_FILE' in _strings(node['additional_env'])
+
+
+def test_the_file_is_scoped_and_sets_no_global_environment(tree):
+    assert not _calls(tree, 'SetEnvironmentVariable')
+    group = _calls(tree, 'GroupAction')
+    assert len(group) == 1
+    flags = {kw.arg: kw.value.value for kw in group[0].keywords}
+    assert flags == {'scoped': True, 'forwarding': True}
 
 
 def test_setup_installs_the_launch_file():
