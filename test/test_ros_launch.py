@@ -21,12 +21,11 @@ import ast
 import asyncio
 import filecmp
 import os
-import runpy
 import time
 import xml.etree.ElementTree as ET
 
+import launch_ast
 import pytest
-import setuptools
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,26 +50,10 @@ def launch_tree():
 
 @pytest.fixture(scope='module')
 def setup_kwargs():
-    """Keyword arguments setup.py passes to setuptools.setup (globs resolved in ROOT)."""
-    captured = {}
-    original_setup, original_cwd = setuptools.setup, os.getcwd()
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    try:
-        os.chdir(ROOT)
-        runpy.run_path(os.path.join(ROOT, 'setup.py'), run_name='__main__')
-    finally:
-        setuptools.setup = original_setup
-        os.chdir(original_cwd)
-    return captured
+    return launch_ast.setup_kwargs()
 
 
-def _calls(tree, name):
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, 'id', getattr(node.func, 'attr', None)) == name]
-
-
-def _keywords(call):
-    return {kw.arg: kw.value for kw in call.keywords}
+_calls, _keywords, _strings = launch_ast.calls, launch_ast.keywords, launch_ast.strings
 
 
 def _value(node, tree):
@@ -82,12 +65,6 @@ def _value(node, tree):
                 and getattr(statement.targets[0], 'id', None) == node.id):
             return statement.value.value
     raise AssertionError(f'not a constant: {ast.dump(node)}')
-
-
-def _strings(node):
-    """String constants inside an expression, in source order."""
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
-            and isinstance(n.value, str)]
 
 
 def _text(node):

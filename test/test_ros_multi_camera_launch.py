@@ -20,10 +20,9 @@ run; the Node action, its parameters and the declared arguments are read from th
 
 import ast
 import os
-import runpy
 
+import launch_ast
 import pytest
-import setuptools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH_FILE = os.path.join(ROOT, 'launch', 'multi_camera.launch.py')
@@ -49,18 +48,7 @@ def helpers(tree):
     return namespace
 
 
-def _calls(tree, name):
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, 'id', getattr(node.func, 'attr', None)) == name]
-
-
-def _keywords(call):
-    return {kw.arg: kw.value for kw in call.keywords}
-
-
-def _strings(node):
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
-            and isinstance(n.value, str)]
+_calls, _keywords, _strings = launch_ast.calls, launch_ast.keywords, launch_ast.strings
 
 
 def _imports(tree):
@@ -130,15 +118,7 @@ def test_the_file_is_scoped_and_sets_no_global_environment(tree):
 
 
 def test_setup_installs_the_launch_file():
-    captured = {}
-    original_setup, original_cwd = setuptools.setup, os.getcwd()
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    try:
-        os.chdir(ROOT)
-        runpy.run_path(os.path.join(ROOT, 'setup.py'), run_name='__main__')
-    finally:
-        setuptools.setup = original_setup
-        os.chdir(original_cwd)
+    captured = launch_ast.setup_kwargs()
     installed = {os.path.join(target, os.path.basename(source))
                  for target, sources in captured['data_files'] for source in sources}
     assert os.path.join('share', PACKAGE, 'launch', 'multi_camera.launch.py') in installed
