@@ -218,12 +218,15 @@ class Segmenter:
         results: List[Optional[SegmentationResult]] = [None] * len(frames)
         for members in groups.values():
             timer = StageTimer(self._timer_device)
-            inputs, infos = [], []
-            for i in members:
+            batch, infos = None, []
+            for j, i in enumerate(members):
                 x, info = self._prepare(frames[i])
-                inputs.append(_copy(x))  # the preprocessor reuses its output buffer
+                if len(members) == 1:
+                    batch = x
+                else:  # one copy per frame: the preprocessor reuses its output buffer
+                    batch = _empty_batch(x, len(members)) if batch is None else batch
+                    batch[j] = x[0]
                 infos.append(info)
-            batch = _stack(inputs)
             timer.mark('preprocess')
             outputs = self.engine(batch, timer)
             shared = None
@@ -243,14 +246,8 @@ class Segmenter:
             self(frame, overlay=True, colored=True)
 
 
-def _copy(x: Any) -> Any:
-    """Copy a numpy array or torch tensor."""
-    return x.copy() if isinstance(x, np.ndarray) else x.clone()
-
-
-def _stack(inputs: Sequence[Any]) -> Any:
-    """Concatenate (1, 3, h, w) inputs (numpy or torch) into one (N, 3, h, w) batch."""
-    if isinstance(inputs[0], np.ndarray):
-        return np.concatenate(inputs) if len(inputs) > 1 else inputs[0]
-    import torch
-    return torch.cat(list(inputs)) if len(inputs) > 1 else inputs[0]
+def _empty_batch(x: Any, n: int) -> Any:
+    """Return an empty (n, 3, h, w) batch like the (1, 3, h, w) input x (numpy or torch)."""
+    if isinstance(x, np.ndarray):
+        return np.empty((n,) + x.shape[1:], x.dtype)
+    return x.new_empty((n,) + tuple(x.shape[1:]))
