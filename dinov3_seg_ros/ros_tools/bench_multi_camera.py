@@ -42,8 +42,9 @@ from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError
 from ..ros import image_codec as codec
-from ..ros.node_process import (add_override_arguments, Child, node_command, ros_environment,
-                                spin_until, start, stop)
+from ..ros.node_process import (add_override_arguments, Child, node_command, spin_until,
+                                start, stop)
+from .domain import tool_environment
 
 
 class Setup(NamedTuple):
@@ -209,8 +210,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('dinov3-seg-ros-bench-multicam: --cameras, --rate and --seconds must be > 0',
               file=sys.stderr)
         return 1
-    domain = os.environ.get('ROS_DOMAIN_ID', '')
-    ros_environment(int(domain) if domain.isdigit() else None)
+    try:
+        tool_environment(None)  # loopback DDS; the exported ROS_DOMAIN_ID, else a private one
+    except Dinov3SegError as exc:
+        print(f'dinov3-seg-ros-bench-multicam: {exc}', file=sys.stderr)
+        return 1
     overrides = {'input_size': args.input_size, 'backbone': args.backbone,
                  'device': args.device}
     context = rclpy.Context()
