@@ -30,8 +30,8 @@ from dinov3_seg_ros.core.backends.torch_backend import random_head
 from dinov3_seg_ros.core.checkpoint import load_head_checkpoint, save_head_checkpoint
 from dinov3_seg_ros.core.config import ModelConfig
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError
-from dinov3_seg_ros.core.onnx_export import export_fused
-from dinov3_seg_ros.core.onnx_metadata import read_metadata
+from dinov3_seg_ros.core.export.onnx import export_fused
+from dinov3_seg_ros.core.export.metadata import read_metadata
 from dinov3_seg_ros.core.segmenter import Segmenter
 
 ov = pytest.importorskip('openvino')

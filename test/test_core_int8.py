@@ -29,11 +29,11 @@ pytest.importorskip('openvino')
 pytest.importorskip('nncf')
 
 from dinov3_seg_ros.cli import export as export_cli  # noqa: E402
-from dinov3_seg_ros.core import calibration, int8_export  # noqa: E402
+from dinov3_seg_ros.core.export import calibration, int8 as int8_export  # noqa: E402
 from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
-from dinov3_seg_ros.core.onnx_metadata import read_metadata  # noqa: E402
-from dinov3_seg_ros.core.openvino_metadata import read_ir_metadata  # noqa: E402
+from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
+from dinov3_seg_ros.core.export.metadata import read_ir_metadata  # noqa: E402
 from dinov3_seg_ros.core.segmenter import random_head  # noqa: E402
 
 CLASSES = [f'class{i}' for i in range(8)]
@@ -87,7 +87,7 @@ def test_int8_model_runs_in_openvino_without_torch(exported):
     script = (
         "import sys, json; sys.modules['torch'] = None\n"
         'import numpy as np, openvino as ov\n'
-        'from dinov3_seg_ros.core.openvino_metadata import read_ir_metadata\n'
+        'from dinov3_seg_ros.core.export.metadata import read_ir_metadata\n'
         f'path = {str(folder / "m.xml")!r}\n'
         'meta = read_ir_metadata(path)\n'
         "model = ov.Core().compile_model(path, 'CPU')\n"

@@ -31,7 +31,7 @@ import onnx  # noqa: E402
 import onnxruntime  # noqa: E402
 
 from dinov3_seg_ros.cli import export as export_cli  # noqa: E402
-from dinov3_seg_ros.core import onnx_export  # noqa: E402
+from dinov3_seg_ros.core.export import onnx as onnx_export  # noqa: E402
 from dinov3_seg_ros.core.backbone import build_backbone  # noqa: E402
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint  # noqa: E402
 from dinov3_seg_ros.core.checkpoint import load_head_checkpoint  # noqa: E402
@@ -41,9 +41,9 @@ from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E40
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
 from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
 from dinov3_seg_ros.core.backends.onnxruntime import provider_plan, TRT  # noqa: E402
-from dinov3_seg_ros.core.onnx_metadata import read_metadata  # noqa: E402
-from dinov3_seg_ros.core.onnx_parity import check_parity, compare_outputs  # noqa: E402
-from dinov3_seg_ros.core.onnx_parity import reference_outputs  # noqa: E402
+from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
+from dinov3_seg_ros.core.export.parity import check_parity, compare_outputs  # noqa: E402
+from dinov3_seg_ros.core.export.parity import reference_outputs  # noqa: E402
 
 
 def _normalized(rgb, height, width, mean, std):
@@ -259,7 +259,7 @@ def test_segmenter_onnxruntime_labels_match_torch_on_a_photo(
 def test_released_style_backbone_export_keeps_the_bf16_rope_periods(
         released_style_pth, tmp_path):
     from conftest import normalized_image
-    from dinov3_seg_ros.core.onnx_rope import traceable_rope
+    from dinov3_seg_ros.core.export.rope import traceable_rope
     data, pth = released_style_pth
     backbone = build_backbone('vits16plus', pth)
     path = str(tmp_path / 'backbone.onnx')

@@ -19,9 +19,9 @@ import pytest
 
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
-from dinov3_seg_ros.core.onnx_export import export_head
-from dinov3_seg_ros.core.onnx_metadata import read_metadata
-from dinov3_seg_ros.core.onnx_precision import convert_precision
+from dinov3_seg_ros.core.export.onnx import export_head
+from dinov3_seg_ros.core.export.metadata import read_metadata
+from dinov3_seg_ros.core.export.precision import convert_precision
 from dinov3_seg_ros.core.segmenter import random_head
 
 

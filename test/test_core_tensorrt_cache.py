@@ -17,8 +17,8 @@ import logging
 
 from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, provider_plan, TRT
-from dinov3_seg_ros.core.tensorrt_cache import file_digest, shape_profile, trt_cache_key
-from dinov3_seg_ros.core.tensorrt_cache import trt_options
+from dinov3_seg_ros.core.backends.tensorrt_cache import file_digest, shape_profile, trt_cache_key
+from dinov3_seg_ros.core.backends.tensorrt_cache import trt_options
 
 
 def test_key_changes_with_model_precision_and_profile(tmp_path):

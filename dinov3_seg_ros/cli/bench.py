@@ -92,7 +92,7 @@ def export_temporary(args: argparse.Namespace, directory: str,
                      size: Tuple[int, int]) -> str:
     """Export the fused model the torch backend would build (same seeded random weights)."""
     from dinov3_seg_ros.core.backbone import build_backbone
-    from dinov3_seg_ros.core.onnx_export import export_fused
+    from dinov3_seg_ros.core.export.onnx import export_fused
     from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
     config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                          head_weights=tuple(args.head_weights), input_size=args.input_size,

@@ -124,8 +124,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     import torch
     from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
-    from dinov3_seg_ros.core import onnx_export
-    from dinov3_seg_ros.core.onnx_parity import check_parity
+    from dinov3_seg_ros.core.export import onnx as onnx_export
+    from dinov3_seg_ros.core.export.parity import check_parity
     from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
     if not args.out.endswith('.onnx'):
         raise ConfigError(f'--out: {args.out!r} should end with .onnx')
@@ -156,7 +156,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)
-    from dinov3_seg_ros.core.onnx_precision import convert_precision
+    from dinov3_seg_ros.core.export.precision import convert_precision
     convert_precision(args.out, args.precision)
     meta = result.metadata
     megabytes = os.path.getsize(args.out) / 1e6
@@ -184,8 +184,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _int8_plan(args: argparse.Namespace) -> Int8Plan:
     """Check the --int8 options before exporting."""
-    from dinov3_seg_ros.core.calibration import resolve_sources
-    from dinov3_seg_ros.core.int8_export import KEEP_CHOICES
+    from dinov3_seg_ros.core.export.calibration import resolve_sources
+    from dinov3_seg_ros.core.export.int8 import KEEP_CHOICES
     if args.head_only or args.precision != 'float32':
         raise ConfigError('--int8 quantizes a float32 fused model: drop --head-only / '
                           '--precision')
@@ -202,8 +202,8 @@ def _int8_plan(args: argparse.Namespace) -> Int8Plan:
 def _write_int8(onnx_path: str, plan: Int8Plan,
                 meta: Dict[str, Any]) -> None:
     """Quantize the written ONNX to <out>.xml and print agreement and speed."""
-    from dinov3_seg_ros.core import int8_export
-    from dinov3_seg_ros.core.calibration import calibration_images
+    from dinov3_seg_ros.core.export import int8 as int8_export
+    from dinov3_seg_ros.core.export.calibration import calibration_images
     sources, text, keep, count = plan
     size = meta['export_size']
     frames = list(calibration_images(sources, size, meta['mean'], meta['std'], count))

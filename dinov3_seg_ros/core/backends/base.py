@@ -79,7 +79,7 @@ class Backend:
 
     def describe(self, metadata: Dict[str, Any], path: str, backbone: str = '',
                  classes_file: str = '') -> None:
-        """Fill the model attributes from an exported model's metadata (onnx_metadata).
+        """Fill the model attributes from an exported model's metadata (export.metadata).
 
         Raises CheckpointError for a head-only model, no mean/std, a backbone other than the
         configured one, or a classes_file whose length does not match the first head.

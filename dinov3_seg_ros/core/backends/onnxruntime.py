@@ -30,8 +30,8 @@ import numpy as np
 
 from ..config import InputSize
 from ..errors import CheckpointError, ConfigError, one_line
-from ..onnx_metadata import parse_metadata
-from ..tensorrt_cache import trt_options
+from ..export.metadata import parse_metadata
+from .tensorrt_cache import trt_options
 from .base import Backend, checked_backbone
 
 LOGGER = logging.getLogger(__name__)

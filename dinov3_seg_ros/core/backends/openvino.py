@@ -15,7 +15,7 @@
 """The OpenVINO backend: a fused model compiled for the CPU (or an Intel GPU).
 
 The model is config.onnx_model, a fused .onnx from dinov3-seg-export or an OpenVINO IR .xml
-(its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the onnx_metadata
+(its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the export.metadata
 dict, plus 'precision': 'int8' for quantized models); without one, the torch model of the
 config is converted in memory (openvino.convert_model; torch needed then). Precision: bf16
 (INFERENCE_PRECISION_HINT) when the dtype resolves to bfloat16 (precision.resolve_dtype),
@@ -25,7 +25,6 @@ shapes stay dynamic ([-1, 3, -1, -1]) unless the model is fixed-size. Neither th
 nor the inference path imports torch.
 """
 
-import json
 import logging
 import os
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, one_line
-from ..onnx_metadata import METADATA_KEY, parse_metadata, read_metadata
+from ..export.metadata import ir_metadata, read_metadata
 from ..precision import resolve_dtype
 from .base import Backend, checked_backbone
 from .onnxruntime import physical_cores
@@ -54,16 +53,6 @@ def import_openvino() -> Any:
     return openvino
 
 
-def model_metadata(model: Any, path: str) -> Dict[str, Any]:
-    """Read the onnx_metadata dict of an .onnx (metadata_props) or an IR .xml (rt_info)."""
-    if path.lower().endswith('.onnx'):
-        return read_metadata(path)
-    props: Dict[str, str] = {}
-    if model.has_rt_info([METADATA_KEY, 'metadata']):
-        props[METADATA_KEY] = str(model.get_rt_info([METADATA_KEY, 'metadata']).astype(str))
-    return parse_metadata(props, path)
-
-
 def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str, Any]]:
     """Convert the config's torch model (backbone + heads) with openvino.convert_model.
 
@@ -74,9 +63,9 @@ def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str
     import torch
 
     from ..backbone import build_backbone
-    from ..onnx_export import export_fused, FusedModel, prepare_heads
-    from ..onnx_metadata import build_metadata
-    from ..onnx_rope import traceable_rope
+    from ..export.onnx import export_fused, FusedModel, prepare_heads
+    from ..export.metadata import build_metadata
+    from ..export.rope import traceable_rope
     from .torch_backend import head_names_for, load_heads
     heads = load_heads(config, config.backbone)
     backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
@@ -122,7 +111,7 @@ class OpenVinoBackend(Backend):
             except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
                 raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
                                       f'{one_line(exc, 200)}') from None
-            self.metadata = model_metadata(model, path)
+            self.metadata = ir_metadata(model, path)
         shown = config.onnx_model or f'{config.backbone} (converted from torch)'
         self.describe(self.metadata, shown, checked_backbone(config), config.classes_file)
         if len(model.outputs) != len(self.head_names):
@@ -177,8 +166,3 @@ class OpenVinoBackend(Backend):
             timer.mark('backbone')
             timer.mark('head')  # fused model: the heads' time is inside 'backbone'
         return outputs
-
-
-def metadata_json(metadata: Dict[str, Any]) -> str:
-    """Encode metadata as the rt_info string an IR .xml carries ([METADATA_KEY, "metadata"])."""
-    return json.dumps(metadata)

@@ -26,7 +26,7 @@ import logging
 import os
 from typing import Any, Dict, Tuple
 
-from .config import InputSize
+from ..config import InputSize
 
 LOGGER = logging.getLogger(__name__)
 PATCH = 16

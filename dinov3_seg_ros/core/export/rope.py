@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from .backbone import DinoV3Backbone
+from ..backbone import DinoV3Backbone
 
 
 class _TraceableDinoV3Rope(nn.Module):

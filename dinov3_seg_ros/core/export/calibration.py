@@ -23,7 +23,7 @@ from typing import Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 # skimage.data photos bundled with scikit-image (no download); gray ones become RGB
@@ -88,7 +88,7 @@ def calibration_images(sources: Sequence[str], size: Sequence[int], mean: Sequen
 
     Sources cycle when count exceeds them, so a few photos can feed a larger subset.
     """
-    from .preprocess import Preprocessor
+    from ..preprocess import Preprocessor
     if not sources:
         raise ConfigError('calibration: no images')
     preprocess = Preprocessor(f'{int(size[1])}x{int(size[0])}', mean, std)

@@ -16,7 +16,7 @@
 
 Fused model: input 'image' (N, 3, H, W) float32 normalized -> 'logits' (one head) or
 'logits_0'..'logits_{n-1}', each (N, K_i, H/16, W/16). Head model: 'features' (N, C, h, w)
--> 'logits' (N, K, h, w). Both carry their description (onnx_metadata) and pass
+-> 'logits' (N, K, h, w). Both carry their description (export.metadata) and pass
 onnx.checker.
 
 Dynamic H/W: export swaps in a traceable RoPE (onnx_rope) and verifies the model at a
@@ -38,13 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbone import DinoV3Backbone, PATCH_SIZE
-from .checkpoint import HeadCheckpoint
-from .errors import CheckpointError, ConfigError, one_line
-from .onnx_metadata import build_metadata, write_metadata
-from .onnx_parity import compare_outputs, reference_outputs
-from .onnx_rope import traceable_rope
-from .preprocess import round_to_patch
+from ..backbone import DinoV3Backbone, PATCH_SIZE
+from ..checkpoint import HeadCheckpoint
+from ..errors import CheckpointError, ConfigError, one_line
+from ..preprocess import round_to_patch
+from .metadata import build_metadata, write_metadata
+from .parity import compare_outputs, reference_outputs
+from .rope import traceable_rope
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_OPSET = 18
@@ -164,7 +164,7 @@ def _torch_export(module: nn.Module, sample: torch.Tensor, path: str, input_name
 
 def _verify(path: str, module: nn.Module, x: torch.Tensor) -> Optional[str]:
     """None if the exported file (no metadata yet) matches module on x, else the reason."""
-    from .backends.onnxruntime import open_session
+    from ..backends.onnxruntime import open_session
     expected = reference_outputs(module, x)
     tolerance = 1e-4 * max(float(np.abs(o).max()) for o in expected) + 1e-6
     try:

@@ -15,7 +15,7 @@
 """Int8 OpenVINO IR from the fused ONNX model by NNCF post-training quantization.
 
 The IR carries the ONNX metadata plus 'precision': 'int8', 'calibration' and 'keep_precise'
-(openvino_metadata). Running it needs only openvino (no torch). Agreement with the fp32
+(export.metadata). Running it needs only openvino (no torch). Agreement with the fp32
 model is measured on frames given by the caller (normally the calibration frames).
 """
 
@@ -27,9 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import ConfigError, one_line
-from .onnx_metadata import read_metadata
-from .openvino_metadata import set_ir_metadata
+from ..errors import ConfigError, one_line
+from .metadata import read_metadata, set_ir_metadata
 
 LOGGER = logging.getLogger(__name__)
 # what stays in float: 'classifier' (the last conv of every head), 'head' (every conv of the

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 @dataclass
@@ -63,7 +63,7 @@ def compare_outputs(onnx_out: Sequence[np.ndarray],
 def check_parity(onnx_path: str, module: nn.Module, x: torch.Tensor,
                  device: str = 'cpu') -> ParityReport:
     """Run the ONNX model (OnnxRuntimeBackend) and the torch module on x (N, C, H, W)."""
-    from .backends.onnxruntime import OnnxRuntimeBackend
+    from ..backends.onnxruntime import OnnxRuntimeBackend
     backend = OnnxRuntimeBackend(onnx_path, device=device)
     x = x.detach().float().cpu()
     return compare_outputs(backend(x.numpy()), reference_outputs(module, x))

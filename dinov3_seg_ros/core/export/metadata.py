@@ -12,7 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The self-description an exported ONNX model carries in metadata_props['dinov3_seg_ros'].
+"""The self-description of an exported model: ONNX metadata_props and OpenVINO IR rt_info.
+
+An .onnx carries it in metadata_props['dinov3_seg_ros'], an IR .xml in
+rt_info['dinov3_seg_ros']['metadata'] (the same JSON, plus e.g. 'precision' and
+'calibration' for int8 models).
 
 JSON object: version, kind ('fused' | 'head'), backbone, untrained, head_names,
 class_names (one list per head), num_classes, heads (HeadConfig dicts), mean, std,
@@ -22,13 +26,15 @@ outputs.
 """
 
 import json
+import os
 from typing import Any, Dict, Optional, Sequence
 
-from .preprocess import PATCH_SIZE  # torch-free (backbone.PATCH_SIZE)
-from .errors import CheckpointError, ConfigError, one_line
+from ..errors import CheckpointError, ConfigError, one_line
+from ..preprocess import PATCH_SIZE  # torch-free (backbone.PATCH_SIZE)
 
 METADATA_KEY = 'dinov3_seg_ros'
 METADATA_VERSION = 1
+RT_INFO_PATH = [METADATA_KEY, 'metadata']
 
 
 def build_metadata(kind: str, backbone: Any, heads: Sequence[Any], head_names: Sequence[str],
@@ -103,3 +109,31 @@ def read_metadata(path: str) -> Dict[str, Any]:
         raise CheckpointError(f'cannot read ONNX model {path!r}: '
                               f'{one_line(exc, 200)}') from None
     return parse_metadata({p.key: p.value for p in model.metadata_props}, path)
+
+
+def set_ir_metadata(model: Any, metadata: Dict[str, Any]) -> None:
+    """Store metadata as JSON in an openvino.Model's rt_info (kept by save_model)."""
+    model.set_rt_info(json.dumps(metadata), RT_INFO_PATH)
+
+
+def ir_metadata(model: Any, path: str) -> Dict[str, Any]:
+    """Read and validate the metadata of an openvino.Model read from path (CheckpointError)."""
+    if path.lower().endswith('.onnx'):
+        return read_metadata(path)
+    props = {}
+    if model.has_rt_info(RT_INFO_PATH):
+        props[METADATA_KEY] = str(model.get_rt_info(RT_INFO_PATH).astype(str))
+    return parse_metadata(props, path)
+
+
+def read_ir_metadata(xml_path: str) -> Dict[str, Any]:
+    """Read an OpenVINO IR's metadata (CheckpointError for a missing or unreadable model)."""
+    if not os.path.isfile(xml_path):
+        raise CheckpointError(f'OpenVINO model not found: {xml_path!r}')
+    import openvino
+    try:
+        model = openvino.Core().read_model(xml_path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
+        raise CheckpointError(f'cannot read OpenVINO model {xml_path!r}: '
+                              f'{one_line(exc, 200)}') from None
+    return ir_metadata(model, xml_path)

@@ -22,8 +22,8 @@ bf16 kernels for much of this graph; TensorRT picks its own precision from the f
 
 import os
 
-from .errors import ConfigError, one_line
-from .onnx_metadata import read_metadata, write_metadata
+from ..errors import ConfigError, one_line
+from .metadata import read_metadata, write_metadata
 
 PRECISIONS = ('float32', 'float16')
 KEEP_FLOAT32 = ('LayerNormalization', 'Softmax')
