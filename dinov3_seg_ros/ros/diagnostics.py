@@ -39,19 +39,29 @@ class WindowReport:
     total_output: int
     total_dropped: int
     total_malformed: int
+    failed: int = 0
+    total_failed: int = 0
+    last_failure: str = ''
+    failing: bool = False
 
 
 class WindowStats:
-    """Thread-safe counters: the callback counts inputs/drops/malformed, the worker outputs."""
+    """Thread-safe counters: the callback counts inputs/drops/malformed, the worker outputs.
+
+    A failed frame (count_failure) keeps its reason as the last failure; the camera counts
+    as failing from then until its next published frame.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0}
+        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0, 'failed': 0}
         self._start = clock()
         self._window = dict(self._totals)
         self._latencies: List[float] = []
         self._processing: List[float] = []
+        self._last_failure = ''
+        self._failing = False
 
     def count(self, event: str) -> None:
         """Count one 'input', 'dropped' or 'malformed' event."""
@@ -59,11 +69,19 @@ class WindowStats:
             self._window[event] += 1
             self._totals[event] += 1
 
+    def count_failure(self, reason: str) -> None:
+        """Count a frame that could not be segmented or published, and why."""
+        with self._lock:
+            self._window['failed'] += 1
+            self._totals['failed'] += 1
+            self._last_failure, self._failing = reason, True
+
     def count_output(self, latency_s: Optional[float], processing_s: float) -> None:
         """Count a published frame: stamp-to-publish latency (None if unstamped), work time."""
         with self._lock:
             self._window['output'] += 1
             self._totals['output'] += 1
+            self._failing = False
             if latency_s is not None:
                 self._latencies.append(latency_s)
             self._processing.append(processing_s)
@@ -75,6 +93,7 @@ class WindowStats:
             period = max(now - self._start, 1e-9)
             window, totals = self._window, dict(self._totals)
             latencies, processing = self._latencies, self._processing
+            failing = self._failing
             self._start, self._window = now, dict.fromkeys(self._window, 0)
             self._latencies, self._processing = [], []
         return WindowReport(
@@ -85,7 +104,9 @@ class WindowStats:
             processing_mean_ms=_mean(processing) * 1e3,
             dropped=window['dropped'], malformed=window['malformed'],
             total_input=totals['input'], total_output=totals['output'],
-            total_dropped=totals['dropped'], total_malformed=totals['malformed'])
+            total_dropped=totals['dropped'], total_malformed=totals['malformed'],
+            failed=window['failed'], total_failed=totals['failed'],
+            last_failure=self._last_failure, failing=failing)
 
 
 def _mean(values: List[float]) -> float:
@@ -97,9 +118,13 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
                  notes: Sequence[str] = ()) -> DiagnosticStatus:
     """Build the DiagnosticStatus of one window: WARN for untrained weights or bad input.
 
-    problems (WARN) and notes (level unchanged) are appended to the message.
+    Failed frames: ERROR while the camera is failing (no frame published since its last
+    failure), WARN for a window with failures that recovered; the message then ends with the
+    last reason. problems (WARN) and notes (level unchanged) are appended to the message.
     """
     problems = list(problems)
+    if report.failed or report.failing:
+        problems.append(f'{report.failed} frame(s) failed (last: {report.last_failure})')
     if untrained:
         problems.append('UNTRAINED weights (random init): labels are meaningless')
     if report.malformed:
@@ -120,6 +145,9 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
         'dropped_frames_total': str(report.total_dropped),
         'malformed_messages': str(report.malformed),
         'malformed_messages_total': str(report.total_malformed),
+        'failed': str(report.failed),
+        'failed_total': str(report.total_failed),
+        'last_failure': report.last_failure,
         'frames_in_total': str(report.total_input),
         'frames_out_total': str(report.total_output),
         'window_s': f'{report.period_s:.2f}',
@@ -127,7 +155,10 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
         'enabled': str(bool(enabled)).lower(),
     }
     values.update(info)
+    level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+    if report.failing and enabled:
+        level = DiagnosticStatus.ERROR
     return DiagnosticStatus(
-        level=DiagnosticStatus.WARN if problems else DiagnosticStatus.OK, name=name,
+        level=level, name=name,
         hardware_id=hardware_id, message='; '.join([state] + problems + list(notes)),
         values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])

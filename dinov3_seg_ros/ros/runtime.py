@@ -23,6 +23,10 @@ every camera that has one, segments them as one batch (Segmenter.segment_batch; 
 frame goes through Segmenter.__call__) and publishes each camera's labels, overlay and
 colored images with that camera's header. Overlay and colored images are computed only
 while someone subscribes (to any camera's).
+
+Failures never silence other cameras: a frame that cannot be decoded, segmented or published
+is counted on its own camera (the `failed` counter and last reason in /diagnostics) and
+logged naming the camera (failure_log.py); a failed batch is retried frame by frame.
 """
 
 import gc
@@ -33,7 +37,6 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -42,11 +45,11 @@ from ..core.errors import ImageError
 from ..core.segmenter import SegmentationResult, Segmenter
 from .camera_channel import CameraChannel
 from .diagnostics import build_status
+from .failure_log import describe_error, FailureLog
 from .frame_slot import FrameSlots
 from .outputs import head_class_names
 from .params import NodeParams
-
-THROTTLE_S = 5.0
+from .worker_thread import JOIN_TIMEOUT_S, WorkerThread
 
 
 class Frame(NamedTuple):
@@ -64,13 +67,15 @@ class SegmentationRuntime:
     def __init__(self, node: Node, params: Callable[[], NodeParams]) -> None:
         self._node, self._params = node, params
         self.segmenter: Optional[Segmenter] = Segmenter(params().model_config())
-        self._worker: Optional[threading.Thread] = None
+        self._worker = WorkerThread()
         compressed = params().input_transport == 'compressed'
         self._check = codec.check_compressed if compressed else codec.check_image
         self._decode = codec.compressed_to_rgb if compressed else codec.image_to_rgb
         self._msg_type = CompressedImage if compressed else Image
         self._batch_lock = threading.Lock()
         self._batch_sizes: List[int] = []
+        self._failures = FailureLog(node.get_logger())
+        self._batch_failure_said = False
         self._create_publishers()
         self._slots: FrameSlots[Any] = FrameSlots(list(self.channels))
         self._subscribed = False
@@ -100,31 +105,41 @@ class SegmentationRuntime:
         self._diagnostics_pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
     def activate(self) -> None:
-        """Subscribe to the cameras and start the worker (no-op when active)."""
+        """Subscribe to the cameras and start the worker (no-op when active).
+
+        Raises RuntimeError while the previous worker is still inside inference.
+        """
         if self.active:
             return
         params = self._params()
-        self._slots = FrameSlots(list(self.channels))
-        self._worker = threading.Thread(target=self._work, args=(self._slots,),
-                                        name='segmentation-worker', daemon=True)
-        self._worker.start()
+        slots = FrameSlots(list(self.channels))
+        self._worker.start(self._work, slots, self.segmenter)
+        self._slots = slots
         for channel in self.channels.values():
             channel.subscribe(self._msg_type, lambda msg, ch=channel: self._on_image(ch, msg),
                               params)
         self._subscribed = True
 
     def deactivate(self) -> None:
-        """Unsubscribe and stop the worker; nothing is published until activate()."""
+        """Unsubscribe and stop the worker; nothing is published until activate().
+
+        A worker still inside inference after JOIN_TIMEOUT_S is kept, and said.
+        """
         for channel in self.channels.values():
             channel.unsubscribe()
         self._subscribed = False
         self._slots.close()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=30.0)
-        self._worker = None
+        if not self._worker.join():
+            self._node.get_logger().warning(
+                f'the segmentation worker is still inside inference after {JOIN_TIMEOUT_S:.0f}'
+                ' s: it stops after this frame; no second worker starts before that')
 
     def destroy(self) -> None:
-        """Deactivate, destroy publishers and timer, and free the model (and GPU memory)."""
+        """Deactivate, destroy publishers and timer, and free the model (and GPU memory).
+
+        A worker still running keeps its own reference to the model: the model is freed when
+        that frame ends, never under it.
+        """
         self.deactivate()
         node = self._node
         node.destroy_timer(self._timer)
@@ -136,7 +151,7 @@ class SegmentationRuntime:
         gc.collect()
         torch = sys.modules.get('torch')
         if on_cuda and torch is not None and torch.cuda.is_available():
-            torch.cuda.empty_cache()
+            torch.cuda.empty_cache()  # frees cached blocks only, never memory in use
 
     def _on_image(self, channel: CameraChannel, msg: Any) -> None:
         """Validate and hand the message to the worker; never blocks on inference."""
@@ -146,33 +161,34 @@ class SegmentationRuntime:
         try:
             self._check(msg)
         except ImageError as exc:
-            self._skip(channel, exc)
+            self._failures.malformed(channel, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a callback must not end the node
+            self._failures.failed(channel, 'input check', exc)
             return
         if self._slots.put(channel.name, msg):
             channel.stats.count('dropped')
 
-    def _skip(self, channel: CameraChannel, exc: ImageError) -> None:
-        channel.stats.count('malformed')
-        where = f' on {channel.input_topic}' if channel.name else ''
-        self._node.get_logger().warning(f'skipping malformed image{where}: {exc}',
-                                        throttle_duration_sec=THROTTLE_S)
-
-    def _work(self, slots: FrameSlots) -> None:
+    def _work(self, slots: FrameSlots, segmenter: Segmenter) -> None:
+        """Worker loop: holds its own reference to the model until it returns."""
         while not slots.closed:
             batch = slots.take_all(timeout=0.5)
             if not batch:
                 continue
             try:
-                self._process(batch)
+                self._process(batch, segmenter)
             except Exception as exc:  # noqa: BLE001 - keep the worker alive, report the error
                 if slots.closed or not self._node.context.ok():
                     return
-                self._node.get_logger().error(
-                    f'segmentation failed: {type(exc).__name__}: {exc}',
-                    throttle_duration_sec=THROTTLE_S)
+                for name in batch:
+                    self._failures.failed(self.channels[name], 'processing', exc)
 
-    def _process(self, batch: Dict[str, Any]) -> None:
-        """Decode the newest frame of each camera, segment them as one batch, publish."""
+    def _process(self, batch: Dict[str, Any], segmenter: Segmenter) -> None:
+        """Decode the newest frame of each camera, segment them as one batch, publish.
+
+        A frame that fails (decode, model, publish) is counted and logged on its own camera;
+        the other cameras of the batch are still published.
+        """
         started = time.perf_counter()
         params = self._params()
         frames: List[Frame] = []
@@ -181,51 +197,81 @@ class SegmentationRuntime:
             try:
                 rgb, encoding = self._decode(msg)
             except ImageError as exc:
-                self._skip(channel, exc)
+                self._failures.malformed(channel, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - one camera's frame only
+                self._failures.failed(channel, 'decode', exc)
                 continue
             frames.append(Frame(channel, msg.header, rgb, encoding))
         if not frames:
             return
         wants = [frame.channel.outputs.wants(params) for frame in frames]
         kwargs = {key: any(w[key] for w in wants) for key in wants[0]}
-        results = self._segment(frames, dict(kwargs, alpha=params.overlay_alpha,
-                                             draw_labels=params.draw_labels))
+        results = self._segment(segmenter, frames, dict(
+            kwargs, alpha=params.overlay_alpha, draw_labels=params.draw_labels))
         with self._batch_lock:
             self._batch_sizes.append(len(frames))
         for frame, result in zip(frames, results):
-            if result is None:
-                continue
+            if result is not None:
+                self._publish(frame, result, started)
+
+    def _publish(self, frame: Frame, result: SegmentationResult, started: float) -> None:
+        """Publish one camera's outputs; a failure is counted on that camera only."""
+        try:
             frame.channel.outputs.publish(result, frame.header, frame.encoding)
             frame.channel.camera_info.publish(frame.header, frame.rgb.shape[1],
                                               frame.rgb.shape[0])
-            frame.channel.stats.count_output(self._latency_s(frame.header),
-                                             time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - the other cameras still publish
+            self._failures.failed(frame.channel, 'publish', exc)
+            return
+        frame.channel.stats.count_output(self._latency_s(frame.header),
+                                         time.perf_counter() - started)
 
-    def _segment(self, frames: List[Frame], kwargs: Dict[str, Any]
+    def _segment(self, segmenter: Segmenter, frames: List[Frame], kwargs: Dict[str, Any]
                  ) -> List[Optional[SegmentationResult]]:
-        """Results of all frames in one batch; None for a frame the segmenter rejects."""
+        """Results of all frames in one batch; None for a frame that failed (counted).
+
+        When the batch call fails, every frame is segmented alone, so one bad frame (or a
+        model that cannot batch) never costs the other cameras their labels.
+        """
         if len(frames) > 1:
             try:
-                return list(self.segmenter.segment_batch([f.rgb for f in frames], **kwargs))
-            except ImageError:
-                pass  # find the bad frame: segment one by one, the others still publish
+                return list(segmenter.segment_batch([f.rgb for f in frames], **kwargs))
+            except Exception as exc:  # noqa: BLE001 - find the bad frame: one by one
+                if not isinstance(exc, ImageError) and not self._batch_failure_said:
+                    self._batch_failure_said = True
+                    self._node.get_logger().warning(
+                        f'a batch of {len(frames)} frames failed ({describe_error(exc)}): '
+                        'segmenting the frames one by one')
         results: List[Optional[SegmentationResult]] = []
         for frame in frames:
             try:
-                results.append(self.segmenter(frame.rgb, **kwargs))
+                results.append(segmenter(frame.rgb, **kwargs))
             except ImageError as exc:
-                self._skip(frame.channel, exc)
+                self._failures.malformed(frame.channel, exc)
+                results.append(None)
+            except Exception as exc:  # noqa: BLE001 - this camera's frame only
+                self._failures.failed(frame.channel, 'segmentation', exc)
                 results.append(None)
         return results
 
     def _latency_s(self, header: Header) -> Optional[float]:
-        """Seconds from the header stamp to now (node clock); None for an unstamped frame."""
-        stamp = Time.from_msg(header.stamp).nanoseconds
-        if stamp == 0:
+        """Seconds from the header stamp to now (node clock); None if unstamped or invalid."""
+        stamp = header.stamp
+        if stamp.sec < 0 or not 0 <= stamp.nanosec < 1_000_000_000:
+            return None  # Time.from_msg would raise: no latency for this frame
+        nanoseconds = stamp.sec * 1_000_000_000 + stamp.nanosec
+        if nanoseconds == 0:
             return None
-        return (self._node.get_clock().now().nanoseconds - stamp) * 1e-9
+        return (self._node.get_clock().now().nanoseconds - nanoseconds) * 1e-9
 
     def _publish_diagnostics(self) -> None:
+        self._diagnostics_pub.publish(DiagnosticArray(
+            header=Header(stamp=self._node.get_clock().now().to_msg()),
+            status=self.diagnostic_statuses()))
+
+    def diagnostic_statuses(self) -> List[Any]:
+        """One DiagnosticStatus per camera for the window since the last call (resets it)."""
         seg, params, node = self.segmenter, self._params(), self._node
         with self._batch_lock:
             sizes, self._batch_sizes = self._batch_sizes, []
@@ -247,5 +293,4 @@ class SegmentationRuntime:
                 channel.stats.report(), f'{node.get_fully_qualified_name()}: {suffix}',
                 seg.device, dict(base, **info), seg.untrained, params.enabled and self.active,
                 problems, notes))
-        self._diagnostics_pub.publish(DiagnosticArray(
-            header=Header(stamp=node.get_clock().now().to_msg()), status=statuses))
+        return statuses
