@@ -30,7 +30,7 @@ from std_msgs.msg import Header
 from . import image_codec as codec
 from ..core.confidence import confidence_to_uint8
 from ..core.segmenter import SegmentationResult
-from .node_common import topic_token
+from .node_common import head_topic_tokens
 from .params import NodeParams
 from .qos import latched_qos, output_qos
 
@@ -67,8 +67,9 @@ class CameraOutputs:
             CompressedImage, base + 'overlay/compressed', qos)
         self.colored_compressed = node.create_publisher(
             CompressedImage, base + 'colored/compressed', qos)
-        self.heads = {name: node.create_publisher(
-            Image, f'{base}heads/{topic_token(name)}/labels', qos) for name in head_names[1:]}
+        tokens = head_topic_tokens(head_names)
+        self.heads = {name: node.create_publisher(Image, f'{base}heads/{token}/labels', qos)
+                      for name, token in zip(head_names[1:], tokens[1:])}
 
     def wants(self, params: NodeParams) -> Dict[str, bool]:
         """Which optional outputs have subscribers (keyword arguments of Segmenter calls)."""
@@ -112,6 +113,13 @@ class CameraOutputs:
 _missing_said = False
 
 
+def label_info_topics(head_names: Sequence[str], prefix: str = '') -> List[str]:
+    """<prefix>segmentation/label_info, then heads/<token>/label_info of every head."""
+    return [f'{prefix}segmentation/label_info'] + [
+        f'{prefix}segmentation/heads/{token}/label_info'
+        for token in head_topic_tokens(head_names)]
+
+
 def label_info_publishers(node: Node, head_names: Sequence[str],
                           class_names: Sequence[Sequence[str]], prefix: str = '') -> List[Any]:
     """Latched LabelInfo: <prefix>segmentation/label_info (first head), heads/<name>/label_info.
@@ -126,8 +134,7 @@ def label_info_publishers(node: Node, head_names: Sequence[str],
             _missing_said = True
         return []
     stamp = node.get_clock().now().to_msg()
-    topics = [f'{prefix}segmentation/label_info'] + [
-        f'{prefix}segmentation/heads/{topic_token(name)}/label_info' for name in head_names]
+    topics = label_info_topics(head_names, prefix)
     names = [class_names[0]] + list(class_names)
     publishers = []
     for topic, classes in zip(topics, names):
