@@ -17,8 +17,9 @@
 Pure functions (no node, no DDS). Decoding returns an (H, W, 3) uint8 RGB array that is a
 zero-copy view of msg.data where the encoding allows it (rgb8, rgba8, padded rows included)
 and a fresh array otherwise, plus the source encoding. Malformed messages raise ImageError
-with the reason. Encoding copies the array once (`msg.data = array.tobytes()`, the fastest
-assignment rclpy offers).
+with the reason. A CompressedImage must be PNG or JPEG: the size its header declares is
+checked before decoding (encoded_size.py). Encoding copies the array once
+(`msg.data = array.tobytes()`, the fastest assignment rclpy offers).
 """
 
 import sys
@@ -30,9 +31,10 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from ..core.errors import ImageError
+from .encoded_size import encoded_size
 
 MAX_SIDE = 16384
-MAX_PIXELS = 256_000_000
+MAX_PIXELS = 64_000_000  # 8000x8000; a compressed image is checked before decoding
 MAX_COMPRESSED_BYTES = 512 * 1024 * 1024
 
 # encoding -> (channels, bytes per channel)
@@ -117,12 +119,20 @@ def image_to_rgb(msg: Image) -> Tuple[np.ndarray, str]:
 
 
 def check_compressed(msg: CompressedImage) -> None:
-    """Validate a CompressedImage before decoding (non-empty, not absurdly large)."""
+    """Validate a CompressedImage before decoding: non-empty, PNG or JPEG, size in limits.
+
+    The size is the one the PNG/JPEG header declares (nothing is decoded), so a
+    decompression bomb is refused before it allocates.
+    """
     size = len(msg.data)
     if size == 0:
         raise ImageError('empty compressed image')
     if size > MAX_COMPRESSED_BYTES:
         raise ImageError(f'compressed image of {size} bytes exceeds {MAX_COMPRESSED_BYTES}')
+    try:
+        check_size(*encoded_size(msg.data))
+    except ImageError as exc:
+        raise ImageError(f'{exc} ({msg.format!r}, {size} bytes)') from None
 
 
 def compressed_to_rgb(msg: CompressedImage) -> Tuple[np.ndarray, str]:
