@@ -145,6 +145,7 @@ def test_a_failing_model_is_counted_per_camera_with_the_reason(make_runtime, seg
         assert '3 frame(s) failed' in message
         assert (values['failed'], values['failed_total']) == ('3', '3')
         assert 'illegal memory access' in values['last_failure'] in message
+        assert int(values['nonfinite_logit_maps_total']) >= 0
     errors = [text for level, text in lines.lines if level == 'ERROR']
     assert len(errors) == 2, errors  # throttled per camera: one line each
     assert any("camera 'front' (/front/image)" in e for e in errors)

@@ -18,8 +18,9 @@ Same algorithm and the same float32 operations as postprocess.labels_from_logits
 labels are equal bit for bit: each output pixel takes the argmax of the top-left logit of
 its cell where the four corners of the cell share their argmax; the pixels of the other
 cells interpolate all K classes (a00 + (a01 - a00) * wx, then top + (bottom - top) * wy) and
-take the first maximum. The interpolation grid (indices and weights) is cached per
-(h, w, H, W, device).
+take the first maximum. NaN counts as -inf with the same stand-in values as the numpy
+path (nonfinite.py); the count of non-finite values travels in the one device-to-host copy.
+The interpolation grid (indices and weights) is cached per (h, w, H, W, device).
 """
 
 from functools import lru_cache
@@ -28,6 +29,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import torch
 
+from .nonfinite import note_nonfinite
 from .postprocess import bilinear_axis, label_dtype
 
 CHUNK_PIXELS = 1 << 16  # mixed pixels interpolated at once: bounds memory to K * 64 Ki floats
@@ -51,7 +53,26 @@ def _as_chw(logits: torch.Tensor) -> torch.Tensor:
         logits = logits[0]
     if logits.dim() != 3 or min(logits.shape) < 1:
         raise ValueError(f'expected (1, K, h, w) logits, got shape {tuple(logits.shape)}')
-    return logits.detach().float().contiguous()
+    return _finite(logits.detach().float().contiguous())
+
+
+def _finite(lg: torch.Tensor) -> torch.Tensor:
+    """nonfinite.finite_logits on the device, without a host sync (same stand-in values)."""
+    finite = torch.isfinite(lg)
+    big = torch.finfo(torch.float32).max
+    any_finite = finite.any()
+    zero = lg.new_zeros(())
+    low = torch.where(any_finite, torch.where(finite, lg, big).amin(), zero)
+    high = torch.where(any_finite, torch.where(finite, lg, -big).amax(), zero)
+    span = high - low + 1
+    stand_in = torch.where(torch.isposinf(lg), high + span, low - span)
+    return torch.where(finite, lg, stand_in)
+
+
+def _count_nonfinite(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(heads,) int32 counts of non-finite values per head, left on the device."""
+    return torch.stack([(~torch.isfinite(lg.detach())).sum().to(torch.int32)
+                        for lg in logits])
 
 
 def device_labels(logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -93,14 +114,18 @@ def labels_to_host(logits: Sequence[torch.Tensor], height: int,
 
     Returns one (H, W) uint8 (K_i <= 256) or uint16 numpy array per head.
     """
-    parts, kinds = [], []
+    parts, kinds = [_count_nonfinite(logits).view(torch.uint8)], []
     for lg in logits:
         device_type, host_type = _host_dtype(int(lg.shape[-3]))
         parts.append(device_labels(lg, height, width).to(device_type).reshape(-1)
                      .view(torch.uint8))
         kinds.append(host_type)
     host = torch.cat(parts).cpu().numpy()  # the one sync
-    out, offset = [], 0
+    offset = 4 * len(logits)
+    for lg, bad in zip(logits, host[:offset].view(np.int32)):
+        if bad:
+            note_nonfinite(int(bad), lg.numel())
+    out = []
     for kind in kinds:
         size = height * width * np.dtype(kind).itemsize
         out.append(host[offset:offset + size].view(kind).reshape(height, width))

@@ -25,6 +25,7 @@ the h x w grid, and
     (typically 2-5 of the K classes, in the cells along class boundaries).
 Both steps are exact, so labels differ from the reference only where two classes tie to
 float rounding (a few pixels per megapixel, measured on photos in test_core_postprocess).
+Both paths take NaN as -inf (nonfinite.py): a NaN class never wins over a finite one.
 """
 
 import sys
@@ -33,6 +34,7 @@ from typing import Any, Optional, Tuple
 import cv2
 import numpy as np
 
+from .nonfinite import finite_logits
 from .preprocess import ResizeInfo
 
 LogitsLike = Any  # a torch.Tensor (any device) or a numpy array; torch is never imported here
@@ -57,7 +59,8 @@ def label_dtype(num_classes: int) -> type:
 def logits_to_numpy(logits: LogitsLike) -> np.ndarray:
     """Convert (1, K, h, w) or (K, h, w) logits (tensor on any device, or array) to (K, h, w).
 
-    The result is a C-contiguous float32 numpy array.
+    The result is a C-contiguous, finite float32 numpy array: NaN and -inf become a value
+    below every finite logit, +inf one above (counted and warned: nonfinite.py).
     """
     if is_tensor(logits):
         logits = logits.detach().float().cpu().numpy()
@@ -68,7 +71,7 @@ def logits_to_numpy(logits: LogitsLike) -> np.ndarray:
         array = array[0]
     if array.ndim != 3 or min(array.shape) < 1:
         raise ValueError(f'expected (1, K, h, w) logits, got shape {array.shape}')
-    return np.ascontiguousarray(array)
+    return finite_logits(np.ascontiguousarray(array))
 
 
 def bilinear_axis(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import math
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from ..core.nonfinite import nonfinite_maps
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,26 @@ class WindowStats:
             total_dropped=totals['dropped'], total_malformed=totals['malformed'],
             failed=window['failed'], total_failed=totals['failed'],
             last_failure=self._last_failure, failing=failing)
+
+
+def node_values(seg: Any, input_transport: str, active: bool, cameras: Sequence[str],
+                batch_sizes: Sequence[int]) -> Dict[str, str]:
+    """Diagnostics values every camera of a node shares: model, transport, batches.
+
+    nonfinite_logit_maps_total counts the head outputs with NaN/inf in this process.
+    """
+    values = {'device': str(seg.device), 'backbone': seg.backbone_name,
+              'backend': seg.backend, 'precision': str(seg.precision),
+              'precision_reason': getattr(seg, 'precision_reason', ''),
+              'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
+              'input_transport': input_transport, 'active': str(active).lower(),
+              'nonfinite_logit_maps_total': str(nonfinite_maps())}
+    if cameras:
+        sizes = list(batch_sizes)
+        values.update(cameras=','.join(cameras),
+                      batch_size_mean=f'{sum(sizes) / len(sizes):.2f}' if sizes else 'nan',
+                      batch_size_max=str(max(sizes, default=0)))
+    return values
 
 
 def _mean(values: List[float]) -> float:

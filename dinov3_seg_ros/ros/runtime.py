@@ -44,7 +44,7 @@ from . import image_codec as codec
 from ..core.errors import ImageError
 from ..core.segmenter import SegmentationResult, Segmenter
 from .camera_channel import CameraChannel
-from .diagnostics import build_status
+from .diagnostics import build_status, node_values
 from .failure_log import describe_error, FailureLog
 from .frame_slot import FrameSlots
 from .node_common import token_clashes
@@ -278,16 +278,7 @@ class SegmentationRuntime:
         seg, params, node = self.segmenter, self._params(), self._node
         with self._batch_lock:
             sizes, self._batch_sizes = self._batch_sizes, []
-        base = {'device': seg.device, 'backbone': seg.backbone_name, 'backend': seg.backend,
-                'precision': seg.precision,
-                'precision_reason': getattr(seg, 'precision_reason', ''),
-                'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
-                'input_transport': params.input_transport,
-                'active': str(self.active).lower()}
-        if params.cameras:
-            base.update(cameras=','.join(params.cameras),
-                        batch_size_mean=f'{sum(sizes) / len(sizes):.2f}' if sizes else 'nan',
-                        batch_size_max=str(max(sizes, default=0)))
+        base = node_values(seg, params.input_transport, self.active, params.cameras, sizes)
         statuses = []
         for channel in self.channels.values():
             info, problems, notes = channel.status()
