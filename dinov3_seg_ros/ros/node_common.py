@@ -109,9 +109,13 @@ class NodeShell:
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response
                    ) -> SetBool.Response:
-        """SetBool: set the `enabled` parameter (so both always agree)."""
-        result = self.set_parameters([Parameter('enabled', Parameter.Type.BOOL,
-                                                bool(request.data))])[0]
+        """SetBool: set the `enabled` parameter (so both always agree); always answers."""
+        try:
+            result = self.set_parameters([Parameter('enabled', Parameter.Type.BOOL,
+                                                    bool(request.data))])[0]
+        except Exception as exc:  # noqa: BLE001 - a service callback must not end the node
+            response.success, response.message = False, f'{type(exc).__name__}: {exc}'
+            return response
         response.success = result.successful
         response.message = (('enabled' if request.data else 'disabled')
                             if result.successful else result.reason)

@@ -178,13 +178,27 @@ def split_paths(value: Any) -> Tuple[str, ...]:
 
 
 def declare_parameters(node: Node) -> NodeParams:
-    """Declare every parameter on node (overrides from --ros-args apply) and read them."""
+    """Declare every parameter on node (overrides from --ros-args apply) and read them.
+
+    An override rclpy rejects (out of range, wrong type) leaves that parameter at its
+    default; every other parameter is still declared. Then ConfigError lists the rejected
+    values (the node decides: the plain node stops, the lifecycle node keeps the defaults).
+    """
+    rejected = []
     for spec in SPECS:
         try:
             node.declare_parameter(spec.name, spec.default, spec.descriptor())
         except ParameterException as exc:
-            raise ConfigError(f'parameter {spec.name}: {exc}') from None
-    return read_parameters(node)
+            node.declare_parameter(spec.name, spec.default, spec.descriptor(),
+                                   ignore_override=True)
+            rejected.append(f'parameter {spec.name}: {exc} (default {spec.default!r})')
+    try:
+        values = read_parameters(node)
+    except ConfigError as exc:
+        rejected.append(str(exc))
+    if rejected:
+        raise ConfigError('; '.join(rejected))
+    return values
 
 
 def read_parameters(node: Node) -> NodeParams:
