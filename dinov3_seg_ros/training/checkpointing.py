@@ -20,6 +20,7 @@ checkpoints), metric (this checkpoint's mIoU), config. All weights_only-loadable
 core.checkpoint.load_head_checkpoint (the node's loader) reads them directly.
 Files in <run>/checkpoints: last.pth, best-e<epoch>.pth (the k best by mIoU) and best.pth,
 a relative symlink to the best of them (a hard link, or a copy, where links are refused).
+The .tmp-* files of a save cut short by a kill are removed when the next run starts.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -190,6 +191,28 @@ def link_best(target: str, link: str) -> str:
             if kind == 'copy':
                 raise
     raise AssertionError('unreachable')
+
+
+def remove_interrupted_saves(directory: str) -> List[str]:
+    """Delete the .tmp-* files a killed save left in directory; return their names.
+
+    atomic_save and link_best write .tmp-* beside their target and rename it; a SIGKILL in
+    between leaves it (52 MB for a head). Call it before this run writes anything: only
+    rank 0 writes, and a second run cannot share the directory.
+    """
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.startswith('.tmp-'))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    if names:
+        LOGGER.warning('removed %d temporary file(s) of an interrupted save from %s: %s',
+                       len(names), directory, ', '.join(names))
+    return names
 
 
 class CheckpointKeeper:

@@ -38,6 +38,7 @@ from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training import plots
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
                                                    load_training_checkpoint,
+                                                   remove_interrupted_saves,
                                                    reopen_finished_stage, restore_rng,
                                                    TrainingState)
 from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext, sync_batchnorm
@@ -124,6 +125,7 @@ class Trainer:
             self._load(resume)
         if ctx.is_main:
             os.makedirs(self.ckpt_dir, exist_ok=True)
+            remove_interrupted_saves(self.ckpt_dir)
 
     def _load(self, path: str) -> None:
         payload = load_training_checkpoint(path)
