@@ -178,13 +178,18 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         report = check_parity(args.out, module.eval(), x)
         print(f'parity at {x.shape[3]}x{x.shape[2]}: {report}')
     if int8 is not None:
-        _write_int8(args.out, int8, meta)
+        try:
+            _write_int8(args.out, int8, meta)
+        except BaseException:
+            from dinov3_seg_ros.core.export.int8 import remove_failed_export
+            remove_failed_export(args.out)  # a failed --int8 export leaves nothing behind
+            raise
     return 0
 
 
 def _int8_plan(args: argparse.Namespace) -> Int8Plan:
     """Check the --int8 options before exporting."""
-    from dinov3_seg_ros.core.export.calibration import resolve_sources
+    from dinov3_seg_ros.core.export.calibration import check_readable, resolve_sources
     from dinov3_seg_ros.core.export.int8 import KEEP_CHOICES
     if args.head_only or args.precision != 'float32':
         raise ConfigError('--int8 quantizes a float32 fused model: drop --head-only / '
@@ -196,6 +201,7 @@ def _int8_plan(args: argparse.Namespace) -> Int8Plan:
     if unknown:
         raise ConfigError(f'--int8-keep: {",".join(unknown)} not in {",".join(KEEP_CHOICES)}')
     sources, text = resolve_sources(args.calibration_images)
+    check_readable(sources, args.calibration_count)  # before the export, not after it
     return sources, text, keep, args.calibration_count
 
 

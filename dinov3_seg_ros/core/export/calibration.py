@@ -82,6 +82,16 @@ def read_calibration_rgb(source: str) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
 
 
+def check_readable(sources: Sequence[str], count: int = 0) -> None:
+    """Read every source calibration_images(sources, ..., count) will use (ConfigError).
+
+    Run before a long export: a corrupt image fails at once, not after it.
+    """
+    used = sources if count <= 0 else sources[:count]
+    for source in used:
+        read_calibration_rgb(source)
+
+
 def calibration_images(sources: Sequence[str], size: Sequence[int], mean: Sequence[float],
                        std: Sequence[float], count: int = 0) -> Iterator[np.ndarray]:
     """Yield (1, 3, H, W) float32 normalized frames at size (H, W); count > 0 caps them.

@@ -186,3 +186,20 @@ def quantize_to_int8(onnx_path: str, xml_path: str, calibration: Sequence[np.nda
     openvino.save_model(quantized, xml_path, compress_to_fp16=False)
     LOGGER.info('int8: kept %d nodes precise', len(kept))
     return Int8Report(xml_path, metadata, agree, cosine, low, kept)
+
+
+def remove_failed_export(onnx_path: str) -> None:
+    """Delete the .onnx (and .onnx.data) of an --int8 export that failed, and its IR.
+
+    The .xml/.bin go only when written after the .onnx (by this export, not an earlier one).
+    """
+    stem = os.path.splitext(onnx_path)[0]
+    since = os.path.getmtime(onnx_path) if os.path.exists(onnx_path) else 0.0
+    doomed = [onnx_path, onnx_path + '.data']
+    doomed += [p for p in (stem + '.xml', stem + '.bin')
+               if os.path.exists(p) and os.path.getmtime(p) >= since]
+    for path in doomed:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
