@@ -47,8 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--checkpoint', required=True, metavar='PATH',
                         help='head checkpoint (dinov3-seg-train output or upstream model.pth)')
     parser.add_argument('--data', required=True, metavar='ROOT',
-                        help='dataset root prepared by dinov3-seg-prepare-coco')
+                        help='dataset root: prepared by dinov3-seg-prepare-coco, or your own '
+                             '(--format folder)')
     parser.add_argument('--split', default='val2017', help='split (default: %(default)s)')
+    parser.add_argument('--format', default='auto', choices=('auto', 'coco', 'folder'),
+                        help="dataset layout: coco (dinov3-seg-prepare-coco), folder "
+                             "(<data>/<split>/images + masks, <data>/classes.txt: training's "
+                             "data.format folder) or auto (folder when <data>/<split>/images "
+                             "exists) (default: %(default)s)")
+    parser.add_argument('--classes-file', default='', metavar='PATH',
+                        help="class names, one per line (default: the dataset's own file)")
     parser.add_argument('--backbone-weights', default='', metavar='PATH',
                         help="Meta's DINOv3 .pth or a .safetensors (default: random weights)")
     parser.add_argument('--backbone', default='vits16plus',
@@ -110,9 +118,15 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     mean = checkpoint.mean or backbone.mean
     std = checkpoint.std or backbone.std
     size = args.input_size or checkpoint.input_size or DEFAULT_SIZE
+    layout = args.format
+    if layout == 'auto':
+        folder = os.path.isdir(os.path.join(args.data, args.split, 'images'))
+        layout = 'folder' if folder else 'coco'
     dataset = SemanticSegmentationDataset(args.data, args.split, image_size=size, mean=mean,
                                           std=std,
-                                          original_labels=args.resolution == 'original')
+                                          original_labels=args.resolution == 'original',
+                                          class_names_file=args.classes_file or None,
+                                          layout=layout, keys=('--format', '--classes-file'))
     if dataset.num_classes != checkpoint.head.num_classes:
         raise ConfigError(f'{args.data}: {dataset.num_classes} classes in '
                           f'{args.split} but the head has {checkpoint.head.num_classes}')

@@ -69,6 +69,8 @@ class SemanticSegmentationDataset(Dataset):
     resize 'squash' (the upstream) resizes a fixed WxH image_size without keeping the
     aspect; 'keep_aspect' resizes to cover WxH with the aspect kept and crops (random crop
     with a transform, i.e. when augmenting; centred otherwise): transforms.aspect_crop.
+    keys: how errors name the layout and class-names settings (the config's keys, or a
+    CLI's options).
 
     __getitem__ -> {'image': float32 (3, H, W) normalized with mean/std,
     'label': int64 (H, W) with ignore_index for void, 'path': image path} (plus
@@ -85,7 +87,8 @@ class SemanticSegmentationDataset(Dataset):
                  mean: Sequence[float], std: Sequence[float], ignore_index: int = IGNORE_INDEX,
                  class_names_file: Optional[str] = None,
                  original_labels: bool = False, layout: str = 'coco',
-                 resize: str = 'squash') -> None:
+                 resize: str = 'squash',
+                 keys: Tuple[str, str] = ('data.format', 'data.class_names_file')) -> None:
         self.original_labels = bool(original_labels)
         self.resize = resize
         self.root = str(root)
@@ -95,12 +98,13 @@ class SemanticSegmentationDataset(Dataset):
             self.image_dir = os.path.join(self.root, split, 'images')
             self.label_dir = os.path.join(self.root, split, 'masks')
             default_names = os.path.join(self.root, FOLDER_CLASSES_FILE)
-            self._hint = f'data.format folder: put {self.image_dir}, {self.label_dir}'
+            self._hint = f'{keys[0]} folder: put {self.image_dir}, {self.label_dir}'
         else:
             self.image_dir = os.path.join(self.root, split)
             self.label_dir = os.path.join(self.root, f'semantic_{split}')
             default_names = os.path.join(self.label_dir, CLASS_NAMES_FILE)
-            self._hint = 'run or finish dinov3-seg-prepare-coco'
+            self._hint = (f'run or finish dinov3-seg-prepare-coco, or set {keys[0]} folder '
+                          'for your own data')
         self.transform = transform
         self.image_size = None if image_size is None else InputSize.parse(image_size)
         if self.image_size is not None and self.image_size.mode == 'fixed' and (
@@ -115,7 +119,7 @@ class SemanticSegmentationDataset(Dataset):
         names_path = class_names_file or default_names
         if not os.path.isfile(names_path):
             raise ConfigError(f'class names file not found: {names_path} '
-                              f'({self._hint} or set data.class_names_file)')
+                              f'({self._hint} or set {keys[1]})')
         self.class_names: List[str] = read_class_names(names_path)
         self.samples: List[Tuple[str, str]] = self._pair()
 
