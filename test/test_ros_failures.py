@@ -247,3 +247,14 @@ def test_two_heads_never_share_a_topic(context):
     clashes = token_clashes(heads)
     assert len(clashes) == 1 and "'my-head' and 'my_head'" in clashes[0]
     assert 'heads/my_head_2/' in clashes[0]
+
+
+def test_a_diagnostics_error_never_ends_the_node(make_runtime, monkeypatch):
+    runtime, lines = make_runtime()
+
+    def broken():
+        raise KeyError('device')
+    monkeypatch.setattr(runtime, 'diagnostic_statuses', broken)
+    runtime._publish_diagnostics()  # a timer callback: raising here would end spin()
+    assert [t for lv, t in lines.lines if lv == 'ERROR'] == [
+        "diagnostics failed: KeyError: 'device'"]

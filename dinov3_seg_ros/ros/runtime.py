@@ -269,9 +269,13 @@ class SegmentationRuntime:
         return (self._node.get_clock().now().nanoseconds - nanoseconds) * 1e-9
 
     def _publish_diagnostics(self) -> None:
-        self._diagnostics_pub.publish(DiagnosticArray(
-            header=Header(stamp=self._node.get_clock().now().to_msg()),
-            status=self.diagnostic_statuses()))
+        try:  # an exception in a timer callback would end spin(): the whole node
+            self._diagnostics_pub.publish(DiagnosticArray(
+                header=Header(stamp=self._node.get_clock().now().to_msg()),
+                status=self.diagnostic_statuses()))
+        except Exception as exc:  # noqa: BLE001 - said, and the next period tries again
+            self._node.get_logger().error(f'diagnostics failed: {describe_error(exc)}',
+                                          throttle_duration_sec=30.0)
 
     def diagnostic_statuses(self) -> List[Any]:
         """One DiagnosticStatus per camera for the window since the last call (resets it)."""
