@@ -124,7 +124,7 @@ class Backend:
                                'and compiles them')
 
     def features(self, x: Any) -> Any:
-        """(N, 3, H, W) normalized -> (N, C, H/16, W/16) float32 features (FEATURES)."""
+        """Backbone features: (N, 3, H, W) normalized -> (N, C, H/16, W/16) float32 (FEATURES)."""
         raise self._lacks(FEATURES)
 
     def head_logits(self, features: Any) -> List[Any]:
@@ -141,7 +141,7 @@ class Backend:
 
 def describe_export(metadata: Dict[str, Any], path: str, config: Any,
                     engine: str) -> ModelInfo:
-    """ModelInfo of an exported fused model from its metadata (export.metadata).
+    """Describe an exported fused model (a ModelInfo) from its metadata (export.metadata).
 
     Checks it against config: CheckpointError for no mean/std, a backbone other than the
     configured one, or a classes_file whose length does not match the first head;

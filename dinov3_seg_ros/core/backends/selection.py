@@ -91,7 +91,7 @@ ENGINES: Dict[str, Tuple[str, str]] = {
 
 
 def backend_class(name: str) -> Type[Backend]:
-    """The Backend class registered as name (imports its module: torch for 'torch')."""
+    """Return the Backend class registered as name (imports its module: torch for 'torch')."""
     if name not in ENGINES:
         raise ConfigError(f'backend: {name!r} is not one of auto, {", ".join(ENGINES)}')
     module, cls = ENGINES[name]
