@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(VPY) -m pytest -q -p no:cacheprovider test
 
 lint: $(STAMP)
-	$(VPY) -m flake8 dinov3_seg_ros test launch setup.py
+	$(VPY) -m flake8 dinov3_seg_ros test launch setup.py doc/conf.py
 	$(VPY) -m pydocstyle --convention=pep257 --add-ignore=D100,D104,D105,D107 dinov3_seg_ros
 
 # User documentation (doc/, Markdown + myst-parser) as HTML in doc/_build/html; warnings fail.
