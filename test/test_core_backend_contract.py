@@ -28,7 +28,7 @@ import pytest
 from dinov3_seg_ros.core.backends import selection
 from dinov3_seg_ros.core.backends.base import Backend, CapabilityError, COMPILE, FEATURES
 from dinov3_seg_ros.core.backends.base import ModelInfo
-from dinov3_seg_ros.core.config import ModelConfig
+from dinov3_seg_ros.core.config import BACKENDS, ModelConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +97,7 @@ def test_every_registered_engine_is_built_by_from_config():
     assert selection.backend_class('openvino').capabilities == frozenset()
     with pytest.raises(Exception, match='not one of auto'):
         selection.backend_class('tensorrt')
+    assert BACKENDS == ('auto',) + tuple(selection.ENGINES)  # the choices follow the registry
 
 
 def test_the_facade_reads_no_engine_attribute_by_name():

@@ -46,5 +46,5 @@ Adding an engine, e.g. native TensorRT, is one new module and one line::
     # selection.py, ENGINES:
     'tensorrt': ('.tensorrt_native', 'TensorRtBackend'),
 
-(plus the name in core.config.BACKENDS, which the node parameter and the CLIs offer).
+core.config.BACKENDS (the choices of the node parameter and the CLIs) follows the registry.
 """
