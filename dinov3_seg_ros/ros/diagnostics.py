@@ -119,7 +119,7 @@ def node_values(seg: Any, input_transport: str, active: bool, cameras: Sequence[
     """
     values = {'device': str(seg.device), 'backbone': seg.backbone_name,
               'backend': seg.backend, 'precision': str(seg.precision),
-              'precision_reason': getattr(seg, 'precision_reason', ''),
+              'precision_reason': seg.precision_reason,
               'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
               'input_transport': input_transport, 'active': str(active).lower(),
               'nonfinite_logit_maps_total': str(nonfinite_maps())}
