@@ -114,6 +114,8 @@ class Segmenter:
                                 doc='Why that precision was chosen.')
     compiled = property(lambda self: self.compile_seconds is not None,
                         doc='The backbone runs torch.compile-d.')
+    max_batch = property(lambda self: self.info.max_batch,
+                         doc='Most frames per backend call (1: fixed-shape engine; 0: any).')
 
     def features(self, rgb: np.ndarray) -> Tuple[Any, ResizeInfo]:
         """(H, W, 3) uint8 RGB -> ((1, C, h, w) float32 backbone features, ResizeInfo).
@@ -191,9 +193,11 @@ class Segmenter:
         """Segment several (H, W, 3) uint8 RGB frames (e.g. one per camera), in input order.
 
         Frames are grouped by model input size; each group is stacked into ONE (N, 3, h, w)
-        backend call; every result has its own frame's resolution. timings_ms of a result
-        hold its group's preprocess/backbone/head times, its own postprocess/overlay, and
-        'total' (the whole batch so far) and 'batch' (frames in its group).
+        backend call, split into calls of max_batch frames for an engine that takes no more
+        (a fixed-shape model: one frame per call); every result has its own frame's
+        resolution. timings_ms of a result hold its call's preprocess/backbone/head times,
+        its own postprocess/overlay, 'total' (the whole batch so far) and 'batch' (frames in
+        its call).
         """
         started = time.perf_counter()
         frames = [check_rgb(f) for f in frames]
@@ -202,7 +206,10 @@ class Segmenter:
             info = self.preprocessor.resize_info(rgb)
             groups.setdefault((info.in_height, info.in_width), []).append(i)
         results: List[Optional[SegmentationResult]] = [None] * len(frames)
-        for members in groups.values():
+        step = self.max_batch or len(frames)
+        calls = [group[k:k + step] for group in groups.values()
+                 for k in range(0, len(group), step)]
+        for members in calls:
             timer = StageTimer(self._timer_device)
             batch, infos = None, []
             for j, i in enumerate(members):

@@ -131,6 +131,14 @@ def node_values(seg: Any, input_transport: str, active: bool, cameras: Sequence[
     return values
 
 
+def stamp_latency_s(stamp: Any, now_ns: int) -> Optional[float]:
+    """Seconds from a header stamp to now_ns; None if unstamped or invalid (sec < 0)."""
+    if stamp.sec < 0 or not 0 <= stamp.nanosec < 1_000_000_000:
+        return None  # rclpy's Time.from_msg raises on it: no latency for this frame
+    nanoseconds = stamp.sec * 1_000_000_000 + stamp.nanosec
+    return None if nanoseconds == 0 else (now_ns - nanoseconds) * 1e-9
+
+
 def _mean(values: List[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 

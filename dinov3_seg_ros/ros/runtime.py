@@ -44,7 +44,7 @@ from . import image_codec as codec
 from ..core.errors import ImageError
 from ..core.segmenter import SegmentationResult, Segmenter
 from .camera_channel import CameraChannel
-from .diagnostics import build_status, node_values
+from .diagnostics import build_status, node_values, stamp_latency_s
 from .failure_log import describe_error, FailureLog
 from .frame_slot import FrameSlots
 from .node_common import token_clashes
@@ -95,7 +95,15 @@ class SegmentationRuntime:
                 f'{seg.num_classes} '
                 f'classes, heads {", ".join(seg.head_names)}, input {inputs} '
                 f'({params.input_transport}, {params.input_reliability})'
-                + (', UNTRAINED weights' if seg.untrained else ''))
+                + (', UNTRAINED weights' if seg.untrained else '') + self._batching())
+
+    def _batching(self) -> str:
+        """How the cameras' frames are batched when the model takes fewer at once."""
+        per_call, cameras = self.segmenter.max_batch, len(self.channels)
+        if not per_call or cameras <= per_call:
+            return ''
+        return (f'; the model takes {per_call} frame(s) per call: the {cameras} cameras\' '
+                f'frames run in {-(-cameras // per_call)} calls')
 
     def _create_publishers(self) -> None:
         node, seg, params = self._node, self.segmenter, self._params()
@@ -227,7 +235,8 @@ class SegmentationRuntime:
         except Exception as exc:  # noqa: BLE001 - the other cameras still publish
             self._failures.failed(frame.channel, 'publish', exc)
             return
-        frame.channel.stats.count_output(self._latency_s(frame.header),
+        now_ns = self._node.get_clock().now().nanoseconds
+        frame.channel.stats.count_output(stamp_latency_s(frame.header.stamp, now_ns),
                                          time.perf_counter() - started)
 
     def _segment(self, segmenter: Segmenter, frames: List[Frame], kwargs: Dict[str, Any]
@@ -257,16 +266,6 @@ class SegmentationRuntime:
                 self._failures.failed(frame.channel, 'segmentation', exc)
                 results.append(None)
         return results
-
-    def _latency_s(self, header: Header) -> Optional[float]:
-        """Seconds from the header stamp to now (node clock); None if unstamped or invalid."""
-        stamp = header.stamp
-        if stamp.sec < 0 or not 0 <= stamp.nanosec < 1_000_000_000:
-            return None  # Time.from_msg would raise: no latency for this frame
-        nanoseconds = stamp.sec * 1_000_000_000 + stamp.nanosec
-        if nanoseconds == 0:
-            return None
-        return (self._node.get_clock().now().nanoseconds - nanoseconds) * 1e-9
 
     def _publish_diagnostics(self) -> None:
         try:  # an exception in a timer callback would end spin(): the whole node

@@ -44,7 +44,8 @@ class ModelInfo:
     somewhere; device: 'cpu', 'cuda:N' or 'gpu'; precision: 'float32', 'bfloat16',
     'float16' or 'int8', and why it was chosen; fixed_size: (H, W) every input must have, or
     None; source: the model file or what was built (for messages); head_configs: HeadConfig
-    dicts per head (FLOP counts); threads: CPU threads of the engine (0: not applicable).
+    dicts per head (FLOP counts); threads: CPU threads of the engine (0: not applicable);
+    max_batch: the most frames one call takes (a fixed-shape engine: 1; 0: any number).
     """
 
     class_names: Tuple[Tuple[str, ...], ...]
@@ -60,6 +61,7 @@ class ModelInfo:
     source: str = ''
     head_configs: Tuple[Dict[str, Any], ...] = field(default=(), compare=False)
     threads: int = 0
+    max_batch: int = 0
 
     def replace(self, **changes: Any) -> 'ModelInfo':
         """Return a copy with the given fields changed (the original stays as it is)."""

@@ -88,10 +88,18 @@ class OnnxRuntimeBackend(Backend):
                               'float32'),
             fixed_size=fixed, source=path,  # type: ignore[arg-type]
             head_configs=tuple(dict(h) for h in self.metadata.get('heads') or ()),
-            threads=self.session.get_session_options().intra_op_num_threads)
+            threads=self.session.get_session_options().intra_op_num_threads,
+            max_batch=self._max_batch())
         # on a GPU session, torch CUDA tensors are bound in place (needs torch with CUDA)
         self.wants_torch_input = on_gpu and _torch_cuda()
         self.torch_device = self.info.device if self.wants_torch_input else 'cpu'
+
+    def _max_batch(self) -> int:
+        """Frames one run takes: the model's fixed N, 1 under TensorRT (its profile pins N)."""
+        if TRT in self.providers:
+            return 1
+        first = self.input_shape[0] if self.input_shape else None
+        return first if isinstance(first, int) and first > 0 else 0
 
     @property
     def kind(self) -> str:
@@ -116,7 +124,8 @@ class OnnxRuntimeBackend(Backend):
             reason = 'float16 requested: only TensorRT runs fp16 here; float32'
         backend.info = info.replace(device=backend.info.device,
                                     precision=backend.info.precision,
-                                    precision_reason=reason, threads=backend.info.threads)
+                                    precision_reason=reason, threads=backend.info.threads,
+                                    max_batch=backend.info.max_batch)
         warn_untrained(backend.info, converted=False)
         return backend
 

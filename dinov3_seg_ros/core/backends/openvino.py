@@ -130,8 +130,10 @@ class OpenVinoBackend(Backend):
         else:
             precision = dtype if dtype in OV_PRECISION else 'float32'
         threads = int(config.threads or physical_cores())
+        batch = model.inputs[0].get_partial_shape()[0]  # static: the only N it takes
         self.info = info.replace(device=device, precision=precision, precision_reason=reason,
-                                 threads=threads)
+                                 threads=threads,
+                                 max_batch=batch.get_length() if batch.is_static else 0)
         warn_untrained(self.info, converted=not path)
         cache = config.openvino_cache_dir or DEFAULT_CACHE
         os.makedirs(cache, exist_ok=True)
