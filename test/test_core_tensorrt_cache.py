@@ -16,9 +16,11 @@
 import logging
 
 from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.core.preprocess import model_input_size
 from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA, provider_plan, TRT
 from dinov3_seg_ros.core.backends.tensorrt_cache import file_digest, shape_profile, trt_cache_key
 from dinov3_seg_ros.core.backends.tensorrt_cache import trt_options
+import pytest
 
 
 def test_key_changes_with_model_precision_and_profile(tmp_path):
@@ -73,3 +75,17 @@ def test_plan_uses_given_trt_options_and_torch_stream():
                          stream=1234)[0]
     assert plan[0] == (TRT, {'trt_engine_cache_path': '/x', 'user_compute_stream': '1234'})
     assert plan[1][1]['user_compute_stream'] == '1234' and plan[2] == (CPU, {})
+
+
+@pytest.mark.parametrize('size', ['800x600', '1024x600', '640x376', '600', '1000', '376',
+                                  '640', '640x480', 'native'])
+def test_every_model_input_lies_inside_the_profile(size):
+    """The profile rounds like preprocessing: 800x600 is 592x800, and so is the profile."""
+    low, _, high = shape_profile(InputSize.parse(size))
+    for frame in ((480, 640), (600, 800), (1080, 1920), (1920, 1080), (376, 640), (33, 47),
+                  (600, 1024), (1088, 1920)):
+        if size == 'native' and frame[0] > frame[1]:
+            continue  # native admits landscape frames up to 1920x1088 (documented)
+        shape = model_input_size(*frame, size)
+        assert low[2:] <= shape and shape[0] <= high[2] and shape[1] <= high[3], (
+            size, frame, shape, low, high)

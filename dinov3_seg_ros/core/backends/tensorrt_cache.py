@@ -27,6 +27,7 @@ import os
 from typing import Any, Dict, Tuple
 
 from ..config import InputSize
+from ..preprocess import model_input_size, round_to_patch
 
 LOGGER = logging.getLogger(__name__)
 PATCH = 16
@@ -34,18 +35,18 @@ NATIVE_MAX = (1088, 1920)  # (H, W) largest frame a 'native' profile accepts
 Shape = Tuple[int, int, int, int]
 
 
-def _multiple(value: float) -> int:
-    return max(PATCH, int(round(value / PATCH)) * PATCH)
-
-
 def shape_profile(input_size: InputSize, batch: int = 1) -> Tuple[Shape, Shape, Shape]:
-    """(min, opt, max) (N, 3, H, W) input shapes for an InputSize."""
+    """(min, opt, max) (N, 3, H, W) input shapes for an InputSize.
+
+    Sides are rounded exactly as preprocess.model_input_size rounds them (round_to_patch:
+    ties to the smaller multiple), so every frame's model input lies inside the profile.
+    """
     if input_size.mode == 'fixed':
-        shape = (batch, 3, _multiple(input_size.height), _multiple(input_size.width))
+        shape = (batch, 3) + model_input_size(1, 1, input_size, PATCH)
         return shape, shape, shape
     if input_size.mode == 'long':
-        side = _multiple(input_size.long_side)
-        return ((batch, 3, PATCH, PATCH), (batch, 3, _multiple(side * 3 / 4), side),
+        side = round_to_patch(input_size.long_side, PATCH)
+        return ((batch, 3, PATCH, PATCH), (batch, 3) + model_input_size(3, 4, input_size, PATCH),
                 (batch, 3, side, side))
     return (batch, 3, PATCH, PATCH), (batch, 3, 480, 640), (batch, 3) + NATIVE_MAX
 
