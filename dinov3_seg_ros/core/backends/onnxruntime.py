@@ -19,6 +19,7 @@ backbone, mean and std. On CUDA, torch tensors are bound in place for the input 
 outputs (IO binding on torch's current stream): the logits stay on the GPU for device_labels.
 """
 
+import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,6 +29,9 @@ from ..errors import CheckpointError, ConfigError
 from ..export.metadata import parse_metadata
 from .base import Backend, describe_export, ModelInfo, warn_untrained
 from .ort_session import CUDA, open_session, parse_device, TRT
+
+
+LOGGER = logging.getLogger(__name__)
 
 
 def _torch_cuda() -> bool:
@@ -121,6 +125,8 @@ class OnnxRuntimeBackend(Backend):
             reason = 'bfloat16 requested: ONNX Runtime runs this export in float32'
         elif config.dtype == 'float16' and backend.info.precision != 'float16':
             reason = 'float16 requested: only TensorRT runs fp16 here; float32'
+        if config.dtype in ('bfloat16', 'float16') and backend.info.precision != config.dtype:
+            LOGGER.warning('dtype: %s (%s)', reason, config.onnx_model)
         backend.info = info.replace(device=backend.info.device,
                                     precision=backend.info.precision,
                                     precision_reason=reason, threads=backend.info.threads,

@@ -12,19 +12,22 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Batches on fixed-shape engines: a static export takes N=1, so batches are split.
+"""Exported engines: fixed-shape batches split, dtype honoured or said.
 
 A static (fixed 32x48, N=1) fused export of a random vits16 + 4-class head; segment_batch of
 several frames on onnxruntime and OpenVINO gives each frame the labels a single call gives,
-and the node's runtime with two cameras publishes both (no failed batch first).
+and the node's runtime with two cameras publishes both (no failed batch first). ONNX Runtime
+turns TensorRT fp16 off for dtype float32 and warns when bfloat16/float16 cannot be honoured.
 """
 
 import itertools
+import logging
 
 from dinov3_seg_ros.core.backbone import build_backbone
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint
 from dinov3_seg_ros.core.config import ModelConfig
 from dinov3_seg_ros.core.export import onnx as onnx_export
+from dinov3_seg_ros.core.backends import onnxruntime as ort_module
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
 import numpy as np
@@ -101,3 +104,25 @@ def test_two_cameras_and_a_fixed_shape_model_both_get_labels(static_model):
         runtime.destroy()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+@pytest.mark.parametrize('dtype,fp16,warned', [('float32', False, False),
+                                               ('auto', True, False),
+                                               ('bfloat16', False, True),
+                                               ('float16', True, True)])
+def test_onnxruntime_honours_dtype_or_says_why_not(static_model, monkeypatch, caplog,
+                                                   dtype, fp16, warned):
+    asked = []
+    real = ort_module.open_session
+    monkeypatch.setattr(ort_module, 'open_session',
+                        lambda *a, **k: asked.append(k['fp16']) or real(*a, **k))
+    with caplog.at_level(logging.WARNING, logger='dinov3_seg_ros.core.backends.onnxruntime'):
+        backend = ort_module.OnnxRuntimeBackend.from_config(ModelConfig(
+            backend='onnxruntime', onnx_model=static_model, device='cpu', dtype=dtype))
+    assert asked == [fp16]  # TensorRT fp16 only where dtype allows it
+    assert backend.info.precision == 'float32'  # no TensorRT here: ORT runs float32
+    said = [r.getMessage() for r in caplog.records if 'dtype' in r.getMessage()]
+    assert bool(said) == warned, said
+    if warned:
+        assert f'{dtype} requested' in said[0] and f'{dtype} requested' in (
+            backend.info.precision_reason)
