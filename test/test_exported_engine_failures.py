@@ -126,3 +126,16 @@ def test_onnxruntime_honours_dtype_or_says_why_not(static_model, monkeypatch, ca
     if warned:
         assert f'{dtype} requested' in said[0] and f'{dtype} requested' in (
             backend.info.precision_reason)
+
+
+def test_a_fixed_size_model_replacing_input_size_is_said(static_model, caplog):
+    logger = 'dinov3_seg_ros.core.input_size_choice'
+    with caplog.at_level(logging.WARNING, logger=logger):
+        Segmenter(ModelConfig(backend='onnxruntime', onnx_model=static_model, device='cpu',
+                              warmup=0, input_size=''))  # not given: nothing to say
+        assert not [r for r in caplog.records if r.name == logger]
+        seg = Segmenter(ModelConfig(backend='onnxruntime', onnx_model=static_model,
+                                    device='cpu', warmup=0, input_size='640'))
+    said = [r.getMessage() for r in caplog.records if r.name == logger]
+    assert str(seg.input_size) == '48x32'
+    assert len(said) == 1 and 'input_size 640 is ignored' in said[0] and '48x32' in said[0]

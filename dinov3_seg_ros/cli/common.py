@@ -89,9 +89,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group.add_argument('--classes', default='', metavar='PATH',
                        help='class names, one per line (needed for the upstream model.pth to '
                             'have names other than the default COCO panoptic list)')
-    group.add_argument('--input-size', default='640',
+    group.add_argument('--input-size', default='',
                        help="'native', a long side like 640 (aspect kept, multiples of 16) or "
-                            'a fixed WxH like 640x640 (default: %(default)s)')
+                            'a fixed WxH like 640x640 (default: the size the first '
+                            '--head-weights was trained at, else 640)')
     group.add_argument('--device', default='auto', choices=DEVICES,
                        help='auto picks CUDA when present (default: %(default)s)')
     group.add_argument('--dtype', default='auto', choices=DTYPES,

@@ -90,6 +90,10 @@ class ModelConfig:
     torch), torch, onnxruntime or openvino; onnx_model: a fused .onnx (onnxruntime,
     openvino) or an OpenVINO IR .xml; threads: CPU threads of onnxruntime/openvino (0: the
     physical cores); openvino_cache_dir: OpenVINO's compiled-model cache.
+
+    input_size '' (or None) means not given: input_size_given is then False and the
+    Segmenter uses the first head checkpoint's own training size when it records one (else
+    the default 640).
     """
 
     backbone: str = 'vits16plus'
@@ -106,6 +110,7 @@ class ModelConfig:
     warmup: int = 1
     compile: bool = False
     seed: int = 0
+    input_size_given: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.head_weights, str):
@@ -113,6 +118,9 @@ class ModelConfig:
             object.__setattr__(self, 'head_weights', heads)
         else:
             object.__setattr__(self, 'head_weights', tuple(h for h in self.head_weights if h))
+        if self.input_size in ('', None):  # not given: a trained head's own size, else 640
+            object.__setattr__(self, 'input_size', InputSize())
+            object.__setattr__(self, 'input_size_given', False)
         object.__setattr__(self, 'input_size', InputSize.parse(self.input_size))
         for key, value, allowed in (('device', self.device, DEVICES),
                                     ('dtype', self.dtype, DTYPES),
@@ -121,6 +129,10 @@ class ModelConfig:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:
             raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
+        if self.backend == 'torch' and self.onnx_model:
+            raise ConfigError(f'onnx_model: backend torch never reads {self.onnx_model!r} (it '
+                              'builds the model from backbone_weights/head_weights): set '
+                              'backend onnxruntime, openvino or auto, or drop onnx_model')
         if self.backend == 'onnxruntime' and self.onnx_model.lower().endswith('.xml'):
             raise ConfigError('onnx_model: an OpenVINO .xml needs backend openvino or auto')
         if self.threads < 0:

@@ -30,6 +30,7 @@ import numpy as np
 from .backends.base import Backend, COMPILE, ModelInfo, split_batch
 from .backends.selection import create_backend
 from .config import InputSize, ModelConfig
+from .input_size_choice import effective_input_size, with_checkpoint_input_size
 from .overlay import class_palette, colorize, render_overlay
 from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
 from .postprocess import on_accelerator, postprocess
@@ -75,12 +76,10 @@ class Segmenter:
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        self.config = config
+        self.config = config = with_checkpoint_input_size(config)
         self.engine: Backend = create_backend(config)
         self.info: ModelInfo = self.engine.info
-        fixed = self.info.fixed_size
-        self.input_size: InputSize = (InputSize(mode='fixed', width=fixed[1], height=fixed[0])
-                                      if fixed is not None else config.input_size)
+        self.input_size: InputSize = effective_input_size(config, self.info.fixed_size)
         self.label_dtype = label_dtype(self.num_classes)
         self.palette = class_palette(self.class_names)
         self._timer_device = self.engine.torch_device if self.engine.wants_torch_input else 'cpu'

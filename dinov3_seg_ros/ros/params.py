@@ -83,8 +83,9 @@ SPECS: Tuple[ParamSpec, ...] = (
               dynamic_typing=True),
     ParamSpec('classes_file', '', 'Class names, one per line, for the first head; empty = the '
               'names stored in the checkpoint.'),
-    ParamSpec('input_size', '640', "Backbone input: long side in px ('640', aspect kept), "
-              "fixed 'WxH', or 'native'.", dynamic_typing=True),
+    ParamSpec('input_size', '', "Backbone input: long side in px ('640', aspect kept), "
+              "fixed 'WxH', or 'native'; empty = the size the first head checkpoint was "
+              "trained at, else '640'.", dynamic_typing=True),
     ParamSpec('backend', 'auto', 'Inference backend: auto (torch on CUDA, else openvino when '
               'installed, else torch), torch, onnxruntime or openvino.', choices=BACKENDS),
     ParamSpec('onnx_model', '', 'Fused .onnx model exported by dinov3-seg-export, or an '
@@ -134,7 +135,7 @@ class NodeParams:
     backbone_weights: str = ''
     head_weights: Tuple[str, ...] = ()
     classes_file: str = ''
-    input_size: str = '640'
+    input_size: str = ''
     backend: str = 'auto'
     onnx_model: str = ''
     dtype: str = 'auto'
