@@ -37,11 +37,14 @@ def with_checkpoint_input_size(config: ModelConfig) -> ModelConfig:
     """
     if config.input_size_given or config.onnx_model or not config.head_weights:
         return config
-    from .checkpoint import load_head_checkpoint
+    from .checkpoint import FORMAT
+    from .weights_io import load_weights_file
     path = config.head_weights[0]
-    try:
-        trained = load_head_checkpoint(path).input_size
-        size = InputSize.parse(trained) if trained else None
+    try:  # the payload only: the backend loads, checks and reports the head itself
+        payload = load_weights_file(path, 'head weights')
+        trained = (payload.get('input_size') if isinstance(payload, dict)
+                   and payload.get('format') == FORMAT else '')
+        size = InputSize.parse(str(trained)) if trained else None
     except Dinov3SegError:
         return config
     if size is None or size == config.input_size:
