@@ -243,3 +243,29 @@ def test_console_module_exit_code_and_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"error: no such bag: '{tmp_path / 'x.txt'}'"]
+
+
+def test_topic_rule_names_outputs_like_the_node():
+    from dinov3_seg_ros.ros_tools.bag_topics import camera, COMPRESSED, IMAGE
+    front = camera('/robot/front/image_raw', IMAGE)
+    assert front.output_topic('labels') == '/robot/front/segmentation/labels'
+    assert front.camera_info == '/robot/front/camera_info'
+    rear = camera('/rear/image/compressed', COMPRESSED)
+    assert rear.output_topic('overlay/compressed') == '/rear/segmentation/overlay/compressed'
+    assert rear.camera_info == '/rear/camera_info'
+    assert camera('/image', IMAGE).output_topic('labels') == '/segmentation/labels'
+
+
+def test_topic_choice_refuses_shared_namespaces_and_skips_outputs():
+    from dinov3_seg_ros.core.errors import ConfigError
+    from dinov3_seg_ros.ros_tools.bag_topics import check_no_clash, choose_cameras
+    types = {'/cam/image': 'sensor_msgs/msg/Image',
+             '/cam/image/compressed': 'sensor_msgs/msg/CompressedImage',
+             '/cam/segmentation/overlay': 'sensor_msgs/msg/Image'}
+    with pytest.raises(ConfigError, match='/cam/image and /cam/image/compressed would both'):
+        choose_cameras(types, [])
+    (cam,) = choose_cameras(types, ['/cam/image/compressed'])
+    assert cam.topic == '/cam/image/compressed'
+    with pytest.raises(ConfigError, match='/cam/segmentation/overlay where the outputs go'):
+        check_no_clash([cam], list(types))
+    check_no_clash([cam], [])  # --outputs-only
