@@ -188,15 +188,26 @@ def test_bare_mcap_with_batches_into_an_existing_out(converted, tmp_path):
         assert agree > 0.99, key
 
 
-def test_interrupted_run_leaves_no_output(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize('failure', [KeyboardInterrupt, RuntimeError])
+def test_interrupted_or_crashed_run_leaves_no_output(tmp_path, monkeypatch, failure):
     recorded = bag_fixture.write_rosbag2(tmp_path / 'in', 'mcap', frames=2)
+    calls = []
 
-    def interrupt(self):
-        raise KeyboardInterrupt
+    def fail_second_batch(self):
+        calls.append(1)
+        if len(calls) == 2:  # after one batch was written to OUT.partial
+            raise failure('stop')
+        flush(self)
 
-    monkeypatch.setattr(BagFrames, 'flush', interrupt)
-    out = tmp_path / 'out'
-    assert bag.main([str(recorded.path), '--out', str(out), '--batch', '1', *MODEL]) == 130
+    flush = BagFrames.flush
+    monkeypatch.setattr(BagFrames, 'flush', fail_second_batch)
+    args = [str(recorded.path), '--out', str(tmp_path / 'out'), '--batch', '1', *MODEL]
+    if failure is KeyboardInterrupt:
+        assert bag.main(args) == 130
+    else:
+        with pytest.raises(RuntimeError):  # a bug keeps its traceback
+            bag.main(args)
+    assert len(calls) == 2
     assert sorted(os.listdir(tmp_path)) == ['in']  # neither out nor out.partial
 
 

@@ -107,7 +107,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         bag_io.check_output(args.out, args.overwrite, args.bag)
         from dinov3_seg_ros.core.segmenter import Segmenter  # torch: after the cheap checks
         segmenter = Segmenter(config)
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
         started = time.perf_counter()
         staged = bag_io.StagedBag(args.out, args.storage, args.overwrite, args.bag)
         try:
@@ -116,6 +116,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         except BaseException:
             staged.discard()
             raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         reader.close()
     _summary(frames, cameras, time.perf_counter() - started, args)
@@ -129,8 +131,9 @@ def _run(reader: Any, staged: Any, segmenter: Any, cameras: List[Camera],
     from dinov3_seg_ros.ros_tools.bag_frames import BagFrames
     by_topic: Dict[str, Camera] = {cam.topic: cam for cam in cameras}
     infos = {cam.camera_info for cam in cameras} if 'camera_info' in outputs else set()
+    kept_topics = set(kept)
     copied = bag_io.copy_connections(
-        reader, staged.writer, [c for c in reader.connections if c.topic in set(kept)])
+        reader, staged.writer, [c for c in reader.connections if c.topic in kept_topics])
     converters = {c.id: bag_io.cdr_converter(reader, c.msgtype) for c in reader.connections
                   if c.topic in by_topic or c.topic in infos}
     total = sum(reader.topics[topic].msgcount for topic in by_topic)
