@@ -22,6 +22,7 @@ an interrupted run leaves at most OUT.partial (removed when it can), never a bro
 """
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -44,6 +45,7 @@ class BagError(Dinov3SegError):
     """An input bag cannot be read, or the output bag cannot be written where asked."""
 
 
+@functools.lru_cache(maxsize=1)
 def typestore() -> Any:
     """Message definitions for bags that carry none, and for the outputs (ROS 2 Kilted)."""
     return get_typestore(Stores.ROS2_KILTED)
