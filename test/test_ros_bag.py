@@ -166,11 +166,9 @@ def test_ros1_bag_to_sqlite3_outputs_only(tmp_path):
         for log_time, stamp, frame_id, _ in recorded.frames['/front/image']]
 
 
+@pytest.mark.parametrize('converted', ['mcap'], indirect=True)
 def test_bare_mcap_with_batches_into_an_existing_out(converted, tmp_path):
     recorded, first, first_messages, _ = converted
-    if not os.path.isdir(recorded.path) or not any(
-            n.endswith('.mcap') for n in os.listdir(recorded.path)):
-        pytest.skip('the bare .mcap case needs the mcap recording')
     (bare,) = [recorded.path / n for n in os.listdir(recorded.path) if n.endswith('.mcap')]
     out = tmp_path / 'out'
     out.mkdir()
