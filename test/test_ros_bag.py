@@ -278,3 +278,39 @@ def test_topic_choice_refuses_shared_namespaces_and_skips_outputs():
     with pytest.raises(ConfigError, match='/cam/segmentation/overlay where the outputs go'):
         check_no_clash([cam], list(types))
     check_no_clash([cam], [])  # --outputs-only
+
+
+def test_extra_heads_and_raw_outputs(tmp_path):
+    import torch
+    from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
+    from dinov3_seg_ros.core.heads import build_head, HeadConfig
+    heads = []
+    for seed, name in enumerate(('first', 'second')):
+        torch.manual_seed(seed)
+        config = HeadConfig(in_channels=384, num_classes=3)
+        save_head_checkpoint(str(tmp_path / f'{name}.pth'), HeadCheckpoint(
+            build_head(config).state_dict(), config, ['a', 'b', 'c'], backbone='vits16'))
+        heads += ['--head-weights', str(tmp_path / f'{name}.pth')]
+    recorded = bag_fixture.write_rosbag2(tmp_path / 'in', 'mcap', frames=2)
+    out = tmp_path / 'out'
+    assert bag.main([str(recorded.path), '--out', str(out), '--outputs-only', '--topics',
+                     '/front/image', '--outputs', 'heads,overlay,colored/compressed', *heads,
+                     *MODEL]) == 0
+    messages = read_mcap(out)
+    assert sorted({(top, schema) for top, schema, *_ in messages}) == [
+        ('/front/segmentation/colored/compressed', 'sensor_msgs/msg/CompressedImage'),
+        ('/front/segmentation/heads/second/labels', 'sensor_msgs/msg/Image'),
+        ('/front/segmentation/labels', 'sensor_msgs/msg/Image'),
+        ('/front/segmentation/overlay', 'sensor_msgs/msg/Image')]
+    segmenter = Segmenter(ModelConfig(backbone='vits16', input_size='64', backend='torch',
+                                      dtype='float32', device='cpu',
+                                      head_weights=tuple(heads[1::2])))
+    second = [m for top, _, _, _, m in messages if top.endswith('heads/second/labels')]
+    assert len(second) == len(recorded.frames['/front/image']) == 2
+    for (_, _, _, rgb), msg in zip(recorded.frames['/front/image'], second):
+        expected = segmenter.segment_batch([np.ascontiguousarray(rgb)])[0]
+        np.testing.assert_array_equal(np.frombuffer(msg.data, np.uint8).reshape(48, 64),
+                                      expected.extra_labels['second'])
+    assert {m.encoding for top, _, _, _, m in messages if top.endswith('/overlay')} == {'rgb8'}
+    assert {m.format for top, _, _, _, m in messages if top.endswith('colored/compressed')} == {
+        'rgb8; png compressed bgr8'}
