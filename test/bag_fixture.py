@@ -31,6 +31,9 @@ WIDTH, HEIGHT = 64, 48
 T0 = 1_700_000_000_000_000_000  # log time of the first message (ns)
 STEP_NS = 50_000_000
 STAMP_OFFSET_NS = 7_000_000  # header stamp = log time - this
+# dinov3-seg-bag model options that keep the tests fast (random weights)
+TINY_MODEL = ['--backbone', 'vits16', '--input-size', '64', '--backend', 'torch',
+              '--dtype', 'float32', '--device', 'cpu', '-q']
 
 
 class Recorded(NamedTuple):
