@@ -163,6 +163,25 @@ def test_ros1_bag_to_sqlite3_outputs_only(tmp_path):
         for log_time, stamp, frame_id, _ in recorded.frames['/front/image']]
 
 
+def test_ros1_bag_topics_become_ros2_messages(tmp_path):
+    recorded = bag_fixture.write_rosbag1(tmp_path / 'in.bag', frames=2)
+    out = tmp_path / 'out'
+    assert bag.main([str(recorded.path), '--out', str(out), '--outputs', 'labels,camera_info',
+                     *MODEL]) == 0
+    messages = read_mcap(out)  # ROS 2 schemas: the mcap ROS 2 decoder parses every one
+    topics = {top: schema for top, schema, *_ in messages}
+    assert topics['/front/camera_info'] == topics['/front/segmentation/camera_info'] == (
+        'sensor_msgs/msg/CameraInfo')
+    assert topics['/chatter'] == 'std_msgs/msg/String'
+    infos = [m for top, _, _, _, m in messages if top == '/front/camera_info']
+    relayed = [m for top, _, _, _, m in messages if top == '/front/segmentation/camera_info']
+    images = [m for top, _, _, _, m in messages if top == '/front/image']
+    assert [list(m.k) for m in relayed] == [list(m.k) for m in infos] == [
+        [float(v + i) for v in range(9)] for i in range(2)]
+    assert [(stamp_ns(m.header), m.encoding) for m in images] == [
+        (stamp, 'rgb8') for _, stamp, _, _ in recorded.frames['/front/image']]
+
+
 @pytest.mark.parametrize('converted', ['mcap'], indirect=True)
 def test_bare_mcap_with_batches_into_an_existing_out(converted, tmp_path):
     recorded, first, first_messages, _ = converted

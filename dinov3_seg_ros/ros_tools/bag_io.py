@@ -107,13 +107,14 @@ def copy_connections(reader: AnyReader, writer: Writer, connections: Sequence[An
     """Add output connections for input connections: input id -> (output conn, converter).
 
     rosbag2 inputs keep their message definitions, QoS and bytes; ROS 1 inputs are converted
-    to ROS 2 messages (rosbags' converter). BagError for a type without a definition.
+    to ROS 2 messages with ROS 2 definitions (rosbags' converter; types ROS 2 lacks keep the
+    bag's definition). BagError for a type without a definition.
     """
     if not reader.is2:
         from rosbags.convert.converter import create_connections_converters
-        with contextlib.redirect_stdout(io.StringIO()):
-            connmap, convmap = create_connections_converters(list(connections), None, reader,
-                                                             writer)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints what it migrates
+            connmap, convmap = create_connections_converters(
+                list(connections), get_typestore(Stores.ROS2_KILTED), reader, writer)
         return {c.id: (connmap[(c.id, c.owner)], convmap[c.msgtype]) for c in connections}
     added: Dict[Any, Any] = {}
     copied: Dict[int, Tuple[Any, Converter]] = {}
