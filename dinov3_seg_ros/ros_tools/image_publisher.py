@@ -37,6 +37,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError, ImageError
+from ..core.quiet_opencv import quiet_opencv
 from ..ros.image_codec import array_to_image
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -84,9 +85,10 @@ def list_images(paths: Sequence[str]) -> List[str]:
 
 def load_rgb(path: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB; raises ImageError if unreadable."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ImageError(f'cannot read image: {path}')
+        raise ImageError(f'cannot read image {path} (missing or corrupt)')
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
@@ -195,21 +197,30 @@ class ImagePublisherNode(Node):
     def next_message(self) -> Image:
         """Message of the next readable frame; an unreadable file is skipped with a warning.
 
-        Raises ImageError when no file is readable (the file's own error for a single file).
+        Raises ImageError when no file is readable (the file's own error for a single file;
+        then no skip warning, the error alone names the files).
         """
         count = len(self._loaders)
+        skipped: List[str] = []
         for _ in range(count):
             index, self._next = self._next, (self._next + 1) % count
             if index in self._unreadable:
                 continue
             try:
-                return self.message(index)
+                msg = self.message(index)
             except ImageError as error:
                 if count == 1:
                     raise
                 self._unreadable.add(index)
-                self.get_logger().warning(f'skipping {self._loaders[index][0]}: {error}')
-        raise ImageError(f'none of the {count} image files is readable')
+                skipped.append(f'{error}; skipping it')
+                continue
+            for warning in skipped:
+                self.get_logger().warning(warning)
+            return msg
+        names = [self._loaders[index][0] for index in sorted(self._unreadable)]
+        listed = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
+        raise ImageError(f'none of the {count} image files is readable (missing or '
+                         f'corrupt): {listed}')
 
     def publish_next(self) -> None:
         """Stamp the next readable frame with now() and publish it."""

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
+from dinov3_seg_ros.core.quiet_opencv import quiet_opencv
 
 VOID_MODES = ('ignore', 'background')
 IGNORE_INDEX = 255
@@ -164,7 +165,8 @@ def image_size(path: str) -> Tuple[int, int]:
 
 def read_rgb_png(path: str) -> np.ndarray:
     """Read an 8-bit RGB PNG as (H, W, 3) uint8 RGB; ImageError if unreadable or not RGB."""
-    bgr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if bgr is None:
         raise ImageError(f'cannot read panoptic PNG {path} (missing or corrupt)')
     if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] not in (3, 4):

@@ -32,6 +32,7 @@ from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
 from dinov3_seg_ros.core.preprocess import (
     model_input_size, normalization_lut, normalize_rgb, PATCH_SIZE, resize_rgb)
+from dinov3_seg_ros.core.quiet_opencv import quiet_opencv
 from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
 from dinov3_seg_ros.training.transforms import aspect_crop
 
@@ -43,7 +44,8 @@ JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torc
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB (EXIF orientation ignored, like the labels)."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
         raise ImageError(f'cannot read image {path} (missing or corrupt)')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -51,7 +53,8 @@ def read_rgb(path: str) -> np.ndarray:
 
 def read_label(path: str) -> np.ndarray:
     """Read a single-channel 8-bit label PNG as (H, W) uint8; ImageError otherwise."""
-    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if label is None:
         raise ImageError(f'cannot read label {path} (missing or corrupt)')
     if label.dtype != np.uint8 or label.ndim != 2:
