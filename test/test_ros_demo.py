@@ -17,6 +17,7 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -25,7 +26,8 @@ import pytest
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.overlay import draw_banner
 from dinov3_seg_ros.ros import node_process
-from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_stages, demo
+from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_multi_camera, bench_stages
+from dinov3_seg_ros.ros_tools import demo, image_publisher
 from dinov3_seg_ros.ros_tools.domain import resolve_domain_id, tool_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +51,28 @@ def test_node_command_overrides_only_given_values():
         os.path.join('config', 'segmentation.yaml'))
     overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
     assert overrides == ['input_size:=64', 'device:=cpu']
+
+
+def test_report_of_one_frame_gives_its_latency_and_no_rate():
+    one = SimpleNamespace(received_at=[10.0], latencies_ms=[812.4])
+    line = demo.report(one)
+    assert line == ('1 frame: latency (camera stamp -> overlay received) 812 ms; '
+                    'no frame rate from a single frame (use --frames 2 or more)')
+    three = SimpleNamespace(received_at=[10.0, 11.0, 12.0], latencies_ms=[900, 800, 700])
+    assert demo.report(three).startswith('3 frames: 1.00 fps received, latency')
+
+
+@pytest.mark.parametrize('parser', [demo.build_parser, image_publisher.build_parser,
+                                    bench.build_parser, bench_multi_camera.build_parser])
+def test_every_option_help_states_its_default(parser):
+    parser = parser()
+    undocumented = [action.option_strings or action.dest for action in parser._actions
+                    if action.dest != 'help' and 'default' not in (action.help or '')]
+    assert not undocumented
+    text = parser.format_help()
+    for action in parser._actions:
+        if isinstance(action.default, (int, float, str)) and '%(default)' in action.help:
+            assert f'default: {action.default}' in ' '.join(text.split()), action.dest
 
 
 def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):

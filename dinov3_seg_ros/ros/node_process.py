@@ -78,8 +78,10 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                         help='node parameters (default: config/segmentation.yaml)')
     parser.add_argument('--input-size', default='',
                         help="override input_size, e.g. '320' (default: the params file's)")
-    parser.add_argument('--backbone', default='', help='override backbone')
-    parser.add_argument('--device', default='', help='override device')
+    parser.add_argument('--backbone', default='',
+                        help="override backbone (default: the params file's)")
+    parser.add_argument('--device', default='',
+                        help="override device (default: the params file's)")
 
 
 def console_command(script: str, module: str) -> List[str]:

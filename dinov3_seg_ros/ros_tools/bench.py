@@ -53,19 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     """Options of dinov3-seg-ros-bench."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-ros-bench', description=__doc__.split(
         '\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--size', default='640x480', help='camera frame size WxH')
-    parser.add_argument('--frames', type=int, default=30, help='closed-loop frames to time')
+    parser.add_argument('--size', default='640x480',
+                        help='camera frame size WxH (default: %(default)s)')
+    parser.add_argument('--frames', type=int, default=30,
+                        help='closed-loop frames to time (default: %(default)s)')
     parser.add_argument('--stage-frames', type=int, default=5,
-                        help='frames for the in-process stage timings (0 = skip)')
+                        help='frames for the in-process stage timings (0 = skip; '
+                             'default: %(default)s)')
     parser.add_argument('--rss-frames', type=int, default=0,
-                        help='frames for the node memory soak (e.g. 2000; 0 = skip)')
-    parser.add_argument('--rss-size', default='160x120', help='camera size for the soak')
-    parser.add_argument('--rss-input-size', default='64', help='node input_size for the soak')
+                        help='frames for the node memory soak (e.g. 2000; 0 = skip; '
+                             'default: %(default)s)')
+    parser.add_argument('--rss-size', default='160x120',
+                        help='camera size for the soak (default: %(default)s)')
+    parser.add_argument('--rss-input-size', default='64',
+                        help='node input_size for the soak (default: %(default)s)')
     add_override_arguments(parser)
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
                              'else a private one per run)')
-    parser.add_argument('--json', action='store_true', help='print only the JSON report')
+    parser.add_argument('--json', action='store_true',
+                        help='print only the JSON report (default: a summary, then the JSON)')
     return parser
 
 

@@ -187,12 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      description=__doc__.split('\n')[0])
     parser.add_argument('--cameras', type=int, nargs='+', default=[1, 2, 4],
                         help='camera counts to measure (default: 1 2 4)')
-    parser.add_argument('--size', default='320x240', help='camera frame size WxH')
-    parser.add_argument('--rate', type=float, default=30.0, help='frames/s per camera')
-    parser.add_argument('--seconds', type=float, default=10.0, help='measured seconds')
+    parser.add_argument('--size', default='320x240',
+                        help='camera frame size WxH (default: %(default)s)')
+    parser.add_argument('--rate', type=float, default=30.0,
+                        help='frames/s per camera (default: %(default)s)')
+    parser.add_argument('--seconds', type=float, default=10.0,
+                        help='measured seconds (default: %(default)s)')
     parser.add_argument('--start-timeout', type=float, default=300.0,
-                        help='seconds for the nodes to start and answer every camera')
-    parser.add_argument('--json', default='', help='write the figures to this file')
+                        help='seconds for the nodes to start and answer every camera '
+                             '(default: %(default)s)')
+    parser.add_argument('--json', default='',
+                        help='write the figures to this file (default: print them only)')
     add_override_arguments(parser)
     return parser
 

@@ -54,21 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='dinov3-seg-demo',
         description='Run the segmentation node on a test camera and save overlay PNGs.')
-    parser.add_argument('--frames', type=int, default=5, help='overlays to save')
-    parser.add_argument('--out-dir', default='demo_output', help='folder for the PNG files')
-    parser.add_argument('--size', default='640x480', help='camera frame size WxH')
+    parser.add_argument('--frames', type=int, default=5,
+                        help='overlays to save (default: %(default)s)')
+    parser.add_argument('--out-dir', default='demo_output',
+                        help='folder for the PNG files and the logs (default: %(default)s)')
+    parser.add_argument('--size', default='640x480',
+                        help='camera frame size WxH (default: %(default)s)')
     parser.add_argument('--rate', type=float, default=0.5,
-                        help='camera rate in Hz (the CPU needs ~1-1.5 s per 640x480 frame)')
+                        help='camera rate in Hz (default: %(default)s; the CPU needs '
+                             '~1-1.5 s per 640x480 frame)')
     parser.add_argument('--images', nargs='*', default=[],
                         help='image files/folders for the camera (default: sample photos)')
     add_override_arguments(parser)
-    parser.add_argument('--backbone-weights', default='', help='override backbone_weights')
-    parser.add_argument('--head-weights', default='', help='override head_weights')
+    parser.add_argument('--backbone-weights', default='',
+                        help="override backbone_weights (default: the params file's)")
+    parser.add_argument('--head-weights', default='',
+                        help="override head_weights (default: the params file's)")
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
                              'else a private one per run)')
     parser.add_argument('--timeout', type=float, default=150.0,
-                        help='seconds to wait for all frames before giving up')
+                        help='seconds to wait for all frames before giving up '
+                             '(default: %(default)s)')
     return parser
 
 
@@ -119,9 +126,15 @@ def save_outputs(collector: OverlayCollector, out_dir: str) -> List[str]:
 
 
 def report(collector: OverlayCollector) -> str:
-    """One line with the received rate and the stamp-to-receipt latency."""
+    """One line with the received rate and the stamp-to-receipt latency.
+
+    One frame has a latency but no rate (a rate needs two receipt times): the line says so.
+    """
     times, lat = collector.received_at, collector.latencies_ms
-    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float('nan')
+    if len(lat) == 1:
+        return (f'1 frame: latency (camera stamp -> overlay received) {lat[0]:.0f} ms; '
+                'no frame rate from a single frame (use --frames 2 or more)')
+    fps = (len(times) - 1) / max(1e-9, times[-1] - times[0])
     return (f'{len(lat)} frames: {fps:.2f} fps received, latency (camera stamp -> overlay '
             f'received) mean {np.mean(lat):.0f} ms, min {min(lat):.0f}, max {max(lat):.0f}')
 

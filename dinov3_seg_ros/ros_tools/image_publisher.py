@@ -135,19 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
                     'sensor_msgs/Image, looping, with a camera-like QoS.')
     parser.add_argument('paths', nargs='*',
                         help='image files or folders (default: photos from skimage.data)')
-    parser.add_argument('--rate', type=float, default=10.0, help='frames per second (Hz)')
+    parser.add_argument('--rate', type=float, default=10.0,
+                        help='frames per second in Hz (default: %(default)s)')
     parser.add_argument('--topic', default='image',
-                        help="topic name, relative so it can be remapped (default 'image')")
-    parser.add_argument('--frame-id', default='camera', help='header.frame_id')
-    parser.add_argument('--encoding', choices=ENCODINGS, default='rgb8')
+                        help='topic name, relative so it can be remapped (default: %(default)s)')
+    parser.add_argument('--frame-id', default='camera',
+                        help='header.frame_id of every frame (default: %(default)s)')
+    parser.add_argument('--encoding', choices=ENCODINGS, default='rgb8',
+                        help='pixel encoding of the messages (default: %(default)s)')
     parser.add_argument('--resize', type=_size_argument, default=None, metavar='WxH',
-                        help='resize every frame to WxH')
+                        help="resize every frame to WxH (default: each file's own size)")
     parser.add_argument('--count', type=int, default=0,
-                        help='stop after N frames (default 0: run until interrupted)')
+                        help='stop after N frames (default: 0, run until interrupted)')
     parser.add_argument('--reliable', action='store_true',
                         help='reliable QoS (default: best effort, keep last 1, like a camera)')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
-                        help='wait up to SECONDS for a subscriber before the first frame')
+                        help='wait up to SECONDS for a subscriber before the first frame '
+                             '(default: 0, publish at once)')
     return parser
 
 
