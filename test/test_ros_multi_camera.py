@@ -17,7 +17,7 @@
 One segmentation_node subprocess (vits16 with random weights, input_size 64, a 5-class head)
 serves cameras front (64x48), left (48x64) and rear (80x40, remapped) over real DDS on
 loopback; a client node in this process publishes and listens (the camera list and the
-per-camera frame slots without DDS: test_ros_cameras.py).
+per-camera frame slots without DDS: test_ros_cameras.py, test_ros_frame_slot.py).
 """
 
 import time
