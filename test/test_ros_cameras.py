@@ -86,8 +86,14 @@ def test_benchmark_setups_and_bad_arguments(capsys):
                                                        '/mcbench_sep_2_1/segmentation/labels']
     assert not any('cameras' in arg for cmd in separate.commands for arg in cmd)
     assert len(bench.setups(1, '', {})) == 1
-    assert bench.main(['--size', 'big']) == 1
-    assert bench.main(['--cameras', '0']) == 1
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(line.startswith('dinov3-seg-ros-bench-multicam: ')
-                                 for line in err)
+    for argv, message in ((['--size', 'big'], "argument --size: expected WxH (e.g. 640x480), "
+                                              "got 'big'"),
+                          (['--cameras', '0'], "argument --cameras: must be >= 1, got '0'"),
+                          (['--rate', '0'], "argument --rate: must be > 0, got '0'"),
+                          (['--json', '/nonexistent/x.json'], "argument --json: folder "
+                                                              "'/nonexistent' does not exist")):
+        with pytest.raises(SystemExit) as exit_info:  # a usage error before any node starts
+            bench.main(argv)
+        err = capsys.readouterr().err.splitlines()
+        assert exit_info.value.code == 2 and 'Traceback' not in err
+        assert err[-1].startswith(f'dinov3-seg-ros-bench-multicam: error: {message}'), err

@@ -97,7 +97,7 @@ def test_cli_bad_path_is_one_line_error(tmp_path):
         [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher',
          str(tmp_path / 'nope.png')],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input
     assert 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f'image_publisher: no such file or folder: {tmp_path / "nope.png"}']
@@ -180,13 +180,26 @@ def test_unreadable_file_in_a_folder_is_skipped_with_a_warning(tmp_path, photos)
     assert '[ WARN' not in output and '[ERROR' not in output  # no OpenCV line beside it
 
 
+@pytest.mark.parametrize('argv,message', [
+    (['--count', '-1'], "argument --count: must be >= 0, got '-1'"),
+    (['--rate', '0'], "argument --rate: must be > 0, got '0'"),
+    (['--wait-subscribers', 'soon'], "argument --wait-subscribers: expected a number, got "
+                                     "'soon'"),
+    (['--resize', '0x5'], "argument --resize: size must be positive, got '0x5'")])
+def test_bad_numbers_are_usage_errors_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ip.main(['image_publisher', *argv])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f'image_publisher: error: {message}'
+
+
 def test_folder_without_a_readable_image_is_one_line_error(tmp_path):
     (tmp_path / 'a.png').write_bytes(corrupt_png())  # OpenCV itself would log 2 lines
     (tmp_path / 'b.jpg').write_bytes(b'garbage')
     result = subprocess.run(
         [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher', str(tmp_path)],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input
     assert result.stderr.splitlines() == [  # one line for one event, no skip warnings
         'image_publisher: none of the 2 image files is readable (missing or corrupt): '
         f'{tmp_path / "a.png"}, {tmp_path / "b.jpg"}']

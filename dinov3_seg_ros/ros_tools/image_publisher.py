@@ -39,6 +39,7 @@ from std_msgs.msg import Header
 from ..core.errors import Dinov3SegError, ImageError
 from ..core.quiet_opencv import quiet_opencv
 from ..ros.image_codec import array_to_image
+from .arguments import non_negative_float, non_negative_int, positive_float
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')
@@ -61,6 +62,12 @@ def _size_argument(text: str) -> Tuple[int, int]:
         return parse_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def size_text(text: str) -> str:
+    """Check a WxH option with parse_size for argparse and keep it as the text 'WxH'."""
+    width, height = _size_argument(text)
+    return f'{width}x{height}'
 
 
 def list_images(paths: Sequence[str]) -> List[str]:
@@ -135,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'sensor_msgs/Image, looping, with a camera-like QoS.')
     parser.add_argument('paths', nargs='*',
                         help='image files or folders (default: photos from skimage.data)')
-    parser.add_argument('--rate', type=float, default=10.0,
+    parser.add_argument('--rate', type=positive_float, default=10.0,
                         help='frames per second in Hz (default: %(default)s)')
     parser.add_argument('--topic', default='image',
                         help='topic name, relative so it can be remapped (default: %(default)s)')
@@ -145,11 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help='pixel encoding of the messages (default: %(default)s)')
     parser.add_argument('--resize', type=_size_argument, default=None, metavar='WxH',
                         help="resize every frame to WxH (default: each file's own size)")
-    parser.add_argument('--count', type=int, default=0,
+    parser.add_argument('--count', type=non_negative_int, default=0,
                         help='stop after N frames (default: 0, run until interrupted)')
     parser.add_argument('--reliable', action='store_true',
                         help='reliable QoS (default: best effort, keep last 1, like a camera)')
-    parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
+    parser.add_argument('--wait-subscribers', type=non_negative_float, default=0.0,
+                        metavar='SECONDS',
                         help='wait up to SECONDS for a subscriber before the first frame '
                              '(default: 0, publish at once)')
     return parser
@@ -275,14 +283,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Console-script entry point (``image_publisher``)."""
     argv = sys.argv if argv is None else argv
     args = build_parser().parse_args(remove_ros_args(args=argv)[1:])
-    if args.rate <= 0:
-        print('image_publisher: --rate must be > 0', file=sys.stderr)
-        return 2
     try:
         return run(args, argv)
-    except Dinov3SegError as error:
+    except Dinov3SegError as error:  # a missing, empty or unreadable image path
         print(f'image_publisher: {error}', file=sys.stderr)
-        return 1
+        return 2
 
 
 if __name__ == '__main__':
