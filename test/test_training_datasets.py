@@ -204,3 +204,11 @@ def test_a_corrupt_label_png_is_one_error_without_opencv_lines(prepared, tmp_pat
     with pytest.raises(ImageError, match='cannot read label .*missing or corrupt'):
         _dataset(root)[1]
     assert capfd.readouterr().err == ''  # no '[ WARN:0@...]' line from OpenCV
+
+
+def test_a_wrong_root_or_split_is_named_before_the_class_names(prepared, tmp_path):
+    with pytest.raises(ConfigError, match=f'^dataset folder not found: {tmp_path}/nope$'):
+        _dataset(str(tmp_path / 'nope'))
+    with pytest.raises(ConfigError, match="image folder not found: .*/train2071 "
+                                          r"\(is the split 'train2071' right\?\)"):
+        SemanticSegmentationDataset(prepared.root, 'train2071', mean=MEAN, std=STD)

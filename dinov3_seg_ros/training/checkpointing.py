@@ -121,7 +121,7 @@ def restore_rng(state: Dict[str, Any]) -> None:
 
 def load_training_checkpoint(path: str) -> Dict[str, Any]:
     """Read a training checkpoint (weights_only); CheckpointError if it cannot resume."""
-    payload = load_weights_file(path, 'checkpoint to resume')
+    payload = load_weights_file(path, '--resume checkpoint')
     missing = [k for k in ('state_dict', 'training', 'optimizer', 'scheduler', 'rng')
                if not isinstance(payload, dict) or k not in payload]
     if missing:

@@ -38,16 +38,17 @@ from dinov3_seg_ros.core.checkpoint import HeadCheckpoint
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
-                                                   restore_rng, TrainingState)
+                                                   load_training_checkpoint, restore_rng,
+                                                   TrainingState)
 from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext, sync_batchnorm
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
 from dinov3_seg_ros.training.feature_cache import backbone_fingerprint, open_or_build
-from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_size,
-                                             open_split, train_loader)
+from dinov3_seg_ros.training.loaders import (check_data_root, epoch_batches, eval_loader,
+                                             fixed_size, open_split, train_loader)
 from dinov3_seg_ros.training.losses import FocalDiceLoss, loss_size
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
                                            make_scaler, scheduler_state, set_lr, train_step)
-from dinov3_seg_ros.training.resume import resume_training
+from dinov3_seg_ros.training.resume import check_run_dir, resume_training
 from dinov3_seg_ros.training.run_log import RunLog
 from dinov3_seg_ros.training.train_config import dump_config, TrainConfig
 
@@ -69,9 +70,9 @@ class Trainer:
         run = config.run
         self.ckpt_dir = os.path.join(run.dir, 'checkpoints')
         self.cache_root = config.cache.dir or os.path.join(run.dir, 'feature_cache')
-        if not resume and os.path.isfile(os.path.join(self.ckpt_dir, LAST)):
-            raise ConfigError(f'run.dir: {run.dir} already holds a run; resume it with '
-                              '--resume auto or choose another run.dir')
+        check_run_dir(run.dir, bool(resume))  # paths first: a wrong one is the only message
+        check_data_root(config)
+        payload = load_training_checkpoint(resume) if resume else None
         seed_everything(run.seed)
         try:
             self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights)
@@ -103,8 +104,9 @@ class Trainer:
         self.rate = 0.0
         self.backbone_key = ''
         self.log = RunLog(run.dir, run.tensorboard, ctx.is_main)
-        if resume:
-            self.state, self.resume_payload = resume_training(resume, self.head, config)
+        if payload is not None:
+            self.state, self.resume_payload = resume_training(resume, payload, self.head,
+                                                              config)
         if ctx.is_main:
             os.makedirs(self.ckpt_dir, exist_ok=True)
 

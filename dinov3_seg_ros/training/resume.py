@@ -20,13 +20,13 @@ settings that differ from the checkpoint's for another reason.
 """
 
 import logging
+import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, one_line
-from dinov3_seg_ros.training.checkpointing import (load_training_checkpoint, Position,
-                                                   TrainingState)
+from dinov3_seg_ros.training.checkpointing import LAST, Position, TrainingState
 from dinov3_seg_ros.training.train_config import flatten, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -104,14 +104,23 @@ def resume_line(path: str, pos: Position, config: TrainConfig,
     return line
 
 
-def resume_training(path: str, head: torch.nn.Module, config: TrainConfig
-                    ) -> Tuple[TrainingState, Dict[str, Any]]:
-    """Load path into head; return (where training stands, the checkpoint payload).
+def check_run_dir(run_dir: str, resuming: bool) -> None:
+    """Raise ConfigError naming run.dir when it is a file or holds a run not resumed."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ConfigError(f'run.dir: {run_dir} is a file; name a folder (it is created)')
+    if not resuming and os.path.isfile(os.path.join(run_dir, 'checkpoints', LAST)):
+        raise ConfigError(f'run.dir: {run_dir} already holds a run; resume it with '
+                          '--resume auto or choose another run.dir')
 
-    Logs one INFO line (none when every stage is already done: the trainer says so) and a
-    WARNING naming the settings that differ from the checkpoint's, if any.
+
+def resume_training(path: str, payload: Dict[str, Any], head: torch.nn.Module,
+                    config: TrainConfig) -> Tuple[TrainingState, Dict[str, Any]]:
+    """Load a training checkpoint's payload (read from path) into head.
+
+    Returns (where training stands, the payload). Logs one INFO line (none when every stage
+    is already done: the trainer says so) and a WARNING naming the settings that differ from
+    the checkpoint's, if any.
     """
-    payload = load_training_checkpoint(path)
     try:
         head.load_state_dict(payload['state_dict'])
     except RuntimeError as exc:
