@@ -162,7 +162,11 @@ def test_demo_bad_paths_are_one_line_before_any_process_starts(tmp_path, monkeyp
              (['--params-file', str(tmp_path / 'nope.yaml'), '--out-dir', str(tmp_path / 'o')],
               f"--params-file '{tmp_path / 'nope.yaml'}' does not exist; give a node "),
              (['--params-file', str(tmp_path), '--out-dir', str(tmp_path / 'o')],
-              f"--params-file '{tmp_path}' is a folder"))
+              f"--params-file '{tmp_path}' is a folder"),
+             (['--images', str(tmp_path / 'o'), '--out-dir', str(tmp_path / 'o')],
+              f'--images: no image files in folder: {tmp_path / "o"}'),
+             (['--images', str(tmp_path / 'cat.png'), '--out-dir', str(tmp_path / 'o')],
+              f'--images: no such file or folder: {tmp_path / "cat.png"}'))
     for argv, message in cases:
         assert demo.main(argv) == 2
         err = capsys.readouterr().err.splitlines()

@@ -39,10 +39,10 @@ from sensor_msgs.msg import Image
 from ..ros.image_codec import image_to_rgb, image_view
 from ..ros.node_process import add_override_arguments, log_tail, node_command
 from ..ros.node_process import PACKAGE, spin_until, start, stop
-from ..core.errors import ConfigError, Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError, ImageError
 from .arguments import positive_float, positive_int
 from .domain import tool_environment
-from .image_publisher import size_text
+from .image_publisher import list_images, size_text
 
 
 def node_overrides(args: argparse.Namespace) -> Dict[str, str]:
@@ -158,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     """Start node + camera, collect the overlays, save them, stop everything."""
     environment = tool_environment(args.domain_id)
     make_out_dir(args.out_dir)
+    try:
+        list_images(args.images)  # the camera's files, checked before the node starts
+    except ImageError as error:
+        raise ConfigError(f'--images: {error}') from None
     print(f'dinov3-seg-demo: ROS_DOMAIN_ID={environment["ROS_DOMAIN_ID"]}, loopback only, '
           f'Fast DDS profile {environment["FASTDDS_DEFAULT_PROFILES_FILE"]}', flush=True)
     node_child = start('segmentation_node',
