@@ -26,11 +26,11 @@ import threading
 import weakref
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.segmenter import Segmenter
 from dinov3_seg_ros.ros import image_codec as codec
 from dinov3_seg_ros.ros import runtime as runtime_module
 from dinov3_seg_ros.ros import worker_thread
-from dinov3_seg_ros.ros.node_common import token_clashes
 from dinov3_seg_ros.ros.outputs import CameraOutputs, label_info_topics
 from dinov3_seg_ros.ros.params import NodeParams
 import numpy as np
@@ -230,23 +230,21 @@ def test_never_two_workers_and_never_free_a_model_in_use(make_runtime, segmenter
     assert len(calls) == 1
 
 
-def test_two_heads_never_share_a_topic(context):
+def test_two_heads_never_share_a_topic(context, make_runtime, segmenter, monkeypatch):
+    heads = ['main', 'my-head', 'my_head']
     node = Node(f'failures_test_{next(_names)}', context=context)
-    heads = ['main', 'my-head', 'my_head', 'my_head_1']
     try:
-        outputs = CameraOutputs(node, 'front/', heads, 2)
-        topics = [outputs.heads[name].topic_name for name in heads[1:]]
-        assert topics == ['/front/segmentation/heads/my_head/labels',
-                          '/front/segmentation/heads/my_head_2/labels',
-                          '/front/segmentation/heads/my_head_1/labels']
-        infos = label_info_topics(heads)
-        assert len(set(infos)) == len(infos) == 5
-        assert 'segmentation/heads/my_head_2/label_info' in infos
+        with pytest.raises(ConfigError, match="'my-head' and 'my_head' would share the "
+                                              'topics segmentation/heads/my_head/'):
+            CameraOutputs(node, 'front/', heads, 2)
+        with pytest.raises(ConfigError, match='would share'):
+            label_info_topics(heads)
+        assert len(set(label_info_topics(['main', 'my-head', 'other']))) == 4
     finally:
         node.destroy_node()
-    clashes = token_clashes(heads)
-    assert len(clashes) == 1 and "'my-head' and 'my_head'" in clashes[0]
-    assert 'heads/my_head_2/' in clashes[0]
+    monkeypatch.setattr(Segmenter, 'head_names', property(lambda self: heads))
+    with pytest.raises(ConfigError, match='rename one of the head files'):
+        make_runtime()  # the node does not start (configure fails) with that line
 
 
 def test_a_diagnostics_error_never_ends_the_node(make_runtime, monkeypatch):

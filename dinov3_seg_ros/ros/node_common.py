@@ -21,11 +21,12 @@ service (std_srvs/SetBool), which flips the same switch as the `enabled` paramet
 
 import logging
 import re
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool
 
+from ..core.errors import ConfigError
 from .params import apply_runtime_changes, NodeParams, validate_runtime_changes
 
 NODE_NAME = 'segmentation'
@@ -38,32 +39,19 @@ def topic_token(name: str) -> str:
     return token if token and not token[0].isdigit() else f'head_{token}'
 
 
-def head_topic_tokens(head_names: Sequence[str]) -> List[str]:
-    """Topic token of every head, made unique: 'my-head', 'my_head' -> 'my_head', 'my_head_1'.
+def check_topic_tokens(head_names: Sequence[str]) -> None:
+    """Raise ConfigError when two heads' names make the same topic token.
 
-    Two heads never share heads/<token>/ topics; the first head of a clash keeps the plain
-    token, the later ones get the first free suffix _1, _2, ...
+    'my-head' and 'my_head' would both publish on segmentation/heads/my_head/: their labels
+    and LabelInfo would interleave on one topic. (Head names are already unique.)
     """
-    plain = [topic_token(name) for name in head_names]
-    tokens: List[str] = []
-    for token in plain:
-        unique, suffix = token, 1
-        while unique in tokens or (unique != token and unique in plain):
-            unique, suffix = f'{token}_{suffix}', suffix + 1
-        tokens.append(unique)
-    return tokens
-
-
-def token_clashes(head_names: Sequence[str]) -> List[str]:
-    """One warning line per head whose topic token had to be changed (see head_topic_tokens)."""
-    lines = []
-    for name, token in zip(head_names, head_topic_tokens(head_names)):
-        if token != topic_token(name):
-            first = next(n for n in head_names if topic_token(n) == topic_token(name))
-            lines.append(f"heads {first!r} and {name!r} both make the topic token "
-                         f"{topic_token(name)!r}: head {name!r} publishes on "
-                         f"segmentation/heads/{token}/")
-    return lines
+    seen: Dict[str, str] = {}
+    for name in head_names:
+        token = topic_token(name)
+        if token in seen:
+            raise ConfigError(f'heads {seen[token]!r} and {name!r} would share the topics '
+                              f'segmentation/heads/{token}/: rename one of the head files')
+        seen[token] = name
 
 
 class RosLogHandler(logging.Handler):

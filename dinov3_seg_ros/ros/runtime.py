@@ -47,7 +47,7 @@ from .camera_channel import CameraChannel
 from .diagnostics import build_status, node_values, stamp_latency_s
 from .failure_log import describe_error, FailureLog
 from .frame_slot import FrameSlots
-from .node_common import token_clashes
+from .node_common import check_topic_tokens
 from .outputs import head_class_names
 from .params import NodeParams
 from .worker_thread import JOIN_TIMEOUT_S, WorkerThread
@@ -108,8 +108,7 @@ class SegmentationRuntime:
     def _create_publishers(self) -> None:
         node, seg, params = self._node, self.segmenter, self._params()
         names = head_class_names(seg)
-        for line in token_clashes(seg.head_names):
-            node.get_logger().warning(line)
+        check_topic_tokens(seg.head_names)  # before any publisher exists
         self.channels: Dict[str, CameraChannel] = {
             name: CameraChannel(node, name, params, seg.head_names, names)
             for name in (params.cameras or ('',))}
