@@ -16,7 +16,7 @@
 
 from dataclasses import dataclass, field
 import re
-from typing import Tuple, Union
+from typing import NamedTuple, Tuple, Union
 
 from .errors import ConfigError
 
@@ -24,6 +24,28 @@ DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
 BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
 DEFAULT_LONG_SIDE = 640
+_WXH = re.compile(r'\s*(\d+)\s*[xX]\s*(\d+)\s*')
+
+
+class FrameSize(NamedTuple):
+    """A size in pixels, written W x H on the command line ('640x480' = width 640, height 480).
+
+    The one size parser of the package: arrays are (H, W), so index by name, not position.
+    """
+
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, text: str, option: str = 'size') -> 'FrameSize':
+        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise."""
+        match = _WXH.fullmatch(str(text))
+        if not match or min(int(match.group(1)), int(match.group(2))) < 1:
+            raise ConfigError(f'{option}: expected WxH like 640x480, got {text!r}')
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def __str__(self) -> str:
+        return f'{self.width}x{self.height}'
 
 
 @dataclass(frozen=True)
@@ -53,7 +75,7 @@ class InputSize:
             if not 16 <= long_side <= 8192:
                 raise ConfigError(f'input_size: long side {long_side} outside [16, 8192]')
             return cls(mode='long', long_side=long_side)
-        match = re.fullmatch(r'(\d+)x(\d+)', value)
+        match = _WXH.fullmatch(value)
         if match:
             width, height = int(match.group(1)), int(match.group(2))
             if not (16 <= width <= 8192 and 16 <= height <= 8192):

@@ -43,8 +43,8 @@ import rclpy
 from .bench_closed_loop import BenchClient, camera_frame, run_node_phase
 from .bench_report import add_non_model, summary
 from .bench_stages import node_params, time_stages
-from .image_publisher import parse_size
 from ..ros.node_process import add_override_arguments
+from ..core.config import FrameSize
 from ..core.errors import Dinov3SegError
 from .domain import tool_environment
 
@@ -77,7 +77,7 @@ def node_overrides(args: argparse.Namespace, input_size: str) -> Dict[str, str]:
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Run every phase and return the report."""
     tool_environment(args.domain_id)
-    parse_size(args.size)
+    FrameSize.parse(args.size, '--size')
     report: Dict[str, object] = {'size': args.size, 'input_size': args.input_size or 'yaml'}
     if args.stage_frames > 0:
         params = node_params(args.params_file, node_overrides(args, args.input_size))

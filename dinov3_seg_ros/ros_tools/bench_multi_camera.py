@@ -40,7 +40,8 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ..core.errors import Dinov3SegError
+from ..core.config import FrameSize
+from ..core.errors import ConfigError, Dinov3SegError
 from ..ros import image_codec as codec
 from ..ros.node_process import (add_override_arguments, Child, node_command, spin_until,
                                 start, stop)
@@ -201,10 +202,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Measure every camera count; print the summary (exit 1 with one line on failure)."""
     args = build_parser().parse_args(argv)
     try:
-        width, height = (int(v) for v in args.size.lower().split('x'))
-    except ValueError:
-        print(f'dinov3-seg-ros-bench-multicam: --size must be WxH, got {args.size!r}',
-              file=sys.stderr)
+        width, height = FrameSize.parse(args.size, '--size')
+    except ConfigError as error:
+        print(f'dinov3-seg-ros-bench-multicam: {error}', file=sys.stderr)
         return 1
     if any(n < 1 for n in args.cameras) or args.rate <= 0 or args.seconds <= 0:
         print('dinov3-seg-ros-bench-multicam: --cameras, --rate and --seconds must be > 0',

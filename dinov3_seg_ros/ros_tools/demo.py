@@ -39,6 +39,7 @@ from sensor_msgs.msg import Image
 from ..ros.image_codec import image_to_rgb, image_view
 from ..ros.node_process import add_override_arguments, log_tail, node_command
 from ..ros.node_process import PACKAGE, spin_until, start, stop
+from ..core.config import FrameSize
 from ..core.errors import ConfigError, Dinov3SegError
 from .domain import tool_environment
 
@@ -128,6 +129,7 @@ def report(collector: OverlayCollector) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start node + camera, collect the overlays, save them, stop everything."""
+    FrameSize.parse(args.size, '--size')  # a bad size is one line here, not a child's failure
     environment = tool_environment(args.domain_id)
     os.makedirs(args.out_dir, exist_ok=True)
     print(f'dinov3-seg-demo: ROS_DOMAIN_ID={environment["ROS_DOMAIN_ID"]}, loopback only, '
