@@ -24,6 +24,8 @@ import os
 import time
 import xml.etree.ElementTree as ET
 
+from dinov3_seg_ros.ros import launch_arguments as table
+from dinov3_seg_ros.ros import params
 import launch_ast
 import pytest
 import yaml
@@ -35,10 +37,10 @@ EXPECTED_DEFAULTS = {
     'image': '/camera/image_raw', 'namespace': '', 'device': '', 'backbone_weights': '',
     'head_weights': '', 'use_rviz': 'false', 'log_level': 'info', 'use_sim_time': 'false',
     'input_size': '', 'backend': '', 'dtype': '', 'input_transport': '', 'lifecycle': 'false',
-    'autostart': 'true',
+    'autostart': 'true', 'onnx_model': '',
 }
-OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend', 'dtype',
-             'input_transport')
+OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'onnx_model', 'input_size',
+             'backend', 'dtype', 'input_transport')
 FASTDDS_NS = '{http://www.eprosima.com}'
 
 
@@ -57,9 +59,11 @@ _calls, _keywords, _strings = launch_ast.calls, launch_ast.keywords, launch_ast.
 
 
 def _value(node, tree):
-    """Value of a constant, or of a module-level NAME = 'constant' assignment."""
+    """Value of a constant, a module-level NAME = 'constant' or a name from the table."""
     if isinstance(node, ast.Constant):
         return node.value
+    if isinstance(node, ast.Name) and node.id in launch_ast.declared_imports(tree):
+        return getattr(table, node.id)
     for statement in tree.body:
         if (isinstance(statement, ast.Assign) and isinstance(node, ast.Name)
                 and getattr(statement.targets[0], 'id', None) == node.id):
@@ -67,25 +71,9 @@ def _value(node, tree):
     raise AssertionError(f'not a constant: {ast.dump(node)}')
 
 
-def _text(node):
-    """Text of a string constant or f-string (placeholders as {})."""
-    if isinstance(node, ast.JoinedStr):
-        return ''.join(v.value if isinstance(v, ast.Constant) else '{}' for v in node.values)
-    assert isinstance(node, ast.Constant) and isinstance(node.value, str), ast.dump(node)
-    return node.value
-
-
 def _declared_arguments(tree):
-    declared = {}
-    for call in _calls(tree, 'DeclareLaunchArgument'):
-        kwargs = _keywords(call)
-        name = call.args[0].value
-        default = kwargs['default_value']
-        declared[name] = {
-            'default': default.value if isinstance(default, ast.Constant) else default,
-            'description': _text(kwargs['description']),
-        }
-    return declared
+    """{name: LaunchArgument} of the table entries the file declares."""
+    return {name: table.ARGUMENTS[name] for name in launch_ast.declared_names(tree, table)}
 
 
 def _installed_files(setup_kwargs):
@@ -97,23 +85,57 @@ def _installed_files(setup_kwargs):
     return installed
 
 
-def _share_path(default_node):
-    """'share/<pkg>/a/b' for os.path.join(share_dir, 'a', 'b') (share_dir of this package)."""
-    join = _calls(default_node, 'join')
-    assert len(join) == 1 and isinstance(join[0].args[0], ast.Name)
-    return os.path.join('share', PACKAGE, *_strings(join[0]))
-
-
 def test_declared_arguments_have_defaults_and_descriptions(launch_tree):
     declared = _declared_arguments(launch_tree)
-    assert set(EXPECTED_DEFAULTS) | {'params_file'} <= set(declared)
+    assert set(EXPECTED_DEFAULTS) | {'params_file', 'rviz_config', 'fastdds_profile'} \
+        <= set(declared)
     for name, expected in EXPECTED_DEFAULTS.items():
-        assert declared[name]['default'] == expected, name
-    for name, info in declared.items():
-        assert isinstance(info['description'], str) and len(info['description']) > 15, name
+        assert declared[name].default == expected and not declared[name].share_file, name
+    for name, argument in declared.items():
+        assert len(argument.description) > 15, name
     share_calls = _calls(launch_tree, 'get_package_share_directory')
     assert share_calls and all(_value(c.args[0], launch_tree) == PACKAGE
                                for c in share_calls)
+
+
+def test_every_argument_the_file_reads_is_declared_and_every_one_is_used(launch_tree):
+    declared = set(launch_ast.declared_names(launch_tree, table))
+    read = launch_ast.configurations(launch_tree)
+    assert read - set(table.NODE_OVERRIDES) <= declared, read - declared
+    assert declared == read | set(table.NODE_OVERRIDES), declared ^ read
+    # the overrides are read by name from the table's tuple
+    assert _calls(launch_tree, 'non_empty_overrides')
+    assert "Name(id='NODE_OVERRIDES'" in ast.dump(_function(launch_tree, 'NonEmptyOverrides'))
+
+
+def test_override_arguments_describe_the_parameter_they_set():
+    specs = {spec.name: spec for spec in params.SPECS}
+    assert table.NODE_OVERRIDES == OVERRIDES
+    for name in OVERRIDES:
+        description = table.ARGUMENTS[name].description
+        assert description.startswith(f'Override the {name} parameter: '
+                                      + params.node_description(specs[name])), name
+        assert description.endswith('Empty keeps the value of params_file.'), name
+    backend = ' '.join(table.ARGUMENTS['backend'].description.split())
+    assert 'One of: auto, torch, onnxruntime, openvino.' in backend
+    assert table.non_empty_overrides({'device': ' cpu ', 'dtype': '', 'image': 'x'}) == {
+        'device': 'cpu'}
+    assert table.node_logger_name('/robot/front/') == 'robot.front.segmentation'
+    assert table.node_logger_name('') == 'segmentation'
+
+
+def test_declarations_build_one_launch_argument_each(monkeypatch):
+    recorded = launch_ast.fake_launch(monkeypatch)
+    actions = table.declarations(table.SINGLE_CAMERA, '/share/dinov3_seg_ros')
+    assert [a.args[0] for a in actions] == list(table.SINGLE_CAMERA)
+    by_name = {a.args[0]: a.kwargs for a in actions}
+    assert by_name['image'] == {'default_value': '/camera/image_raw',
+                                'description': table.ARGUMENTS['image'].description}
+    assert by_name['params_file']['default_value'] == \
+        '/share/dinov3_seg_ros/config/segmentation.yaml'
+    profile = by_name['fastdds_profile']['default_value']
+    assert isinstance(profile, recorded) and profile.args == ('FASTDDS_DEFAULT_PROFILES_FILE',)
+    assert profile.kwargs == {'default_value': '/share/dinov3_seg_ros/config/fastdds_shm.xml'}
 
 
 def test_installed_files_referenced_by_the_launch_file_exist(launch_tree, setup_kwargs):
@@ -122,7 +144,7 @@ def test_installed_files_referenced_by_the_launch_file_exist(launch_tree, setup_
     for name, expected in (('params_file', 'config/segmentation.yaml'),
                            ('rviz_config', 'config/segmentation.rviz'),
                            ('fastdds_profile', 'config/fastdds_shm.xml')):
-        path = _share_path(declared[name]['default'])
+        path = os.path.join('share', PACKAGE, *declared[name].share_file)
         assert path == os.path.join('share', PACKAGE, expected), name
         assert path in installed, f'{path} is not installed by setup.py data_files'
         assert os.path.isfile(os.path.join(ROOT, installed[path]))
@@ -131,7 +153,8 @@ def test_installed_files_referenced_by_the_launch_file_exist(launch_tree, setup_
 
 
 def _function(tree, name):
-    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                 and n.name == name]
     assert len(functions) == 1, name
     return functions[0]
 
@@ -169,15 +192,11 @@ def test_node_action_runs_the_console_script(launch_tree, setup_kwargs):
     bool_values = [c for c in _calls(launch_tree, 'ParameterValue')
                    if _strings(c) == ['use_sim_time'] and c.keywords[0].value.id == 'bool']
     assert len(bool_values) == 2
-    overrides = [n for n in ast.walk(launch_tree) if isinstance(n, ast.Assign)
-                 and getattr(n.targets[0], 'id', '') == 'OPTIONAL_OVERRIDES']
-    assert tuple(_strings(overrides[0].value)) == OVERRIDES
     declared = _declared_arguments(launch_tree)
-    assert all(declared[name]['default'] == '' for name in OVERRIDES)
+    assert all(declared[name].default == '' for name in OVERRIDES)
 
 
 def test_overrides_are_node_parameters():
-    params = pytest.importorskip('dinov3_seg_ros.ros.params')
     assert set(OVERRIDES) <= set(params.parameter_names())
 
 
@@ -192,7 +211,8 @@ def test_log_level_applies_to_the_node_logger_only(launch_tree):
     logger = [n for n in launch_tree.body if isinstance(n, ast.ClassDef)
               and n.name == 'NodeLoggerName']
     assert len(logger) == 1  # namespace /a/b -> logger a.b.segmentation
-    assert '.' in _strings(logger[0]) and 'namespace' in _strings(logger[0])
+    assert _calls(logger[0], 'node_logger_name') and 'namespace' in _strings(logger[0])
+    assert table.node_logger_name('/a/b') == 'a.b.segmentation'  # the table's helper
 
 
 def test_everything_is_scoped_and_the_fastdds_profile_is_per_process(launch_tree):
@@ -206,12 +226,10 @@ def test_everything_is_scoped_and_the_fastdds_profile_is_per_process(launch_tree
     group = _keywords(entities[0])
     assert group['scoped'].value is True and group['forwarding'].value is True
     inside = ast.dump(entities[0].args[0])
-    assert "Name(id='launch_arguments'" in inside  # the declarations live in the scope
+    assert "Name(id='arguments'" in inside  # the declarations live in the scope
     for name in ('plain', 'managed', 'rviz'):
         assert f"Name(id='{name}'" in inside
-    declaring = [f for f in launch_tree.body if isinstance(f, ast.FunctionDef)
-                 and _calls(f, 'DeclareLaunchArgument')]
-    assert [f.name for f in declaring] == ['launch_arguments']
+    assert not _calls(launch_tree, 'DeclareLaunchArgument')  # only the table declares
     profile = _node_options(launch_tree)['additional_env']
     assert profile.keys[0].value == 'FASTDDS_DEFAULT_PROFILES_FILE'
     assert _strings(profile.values[0]) == ['fastdds_profile']
@@ -244,7 +262,6 @@ def test_rviz_node_is_conditional(launch_tree):
 
 
 def test_parameter_yaml_matches_the_node_declarations():
-    params = pytest.importorskip('dinov3_seg_ros.ros.params')
     path = os.path.join(ROOT, 'config', 'segmentation.yaml')
     with open(path) as stream:
         document = yaml.safe_load(stream)
@@ -263,7 +280,7 @@ def test_rviz_config_shows_the_segmentation_topics():
         config = yaml.safe_load(stream)
     manager = config['Visualization Manager']
     assert manager['Global Options']['Fixed Frame']
-    publisher = pytest.importorskip('dinov3_seg_ros.ros_tools.image_publisher')
+    from dinov3_seg_ros.ros_tools import image_publisher as publisher
     # the frame the demo camera stamps its images with (README: set your camera's frame)
     frame_id = publisher.build_parser().parse_args([]).frame_id
     assert manager['Global Options']['Fixed Frame'] == frame_id

@@ -91,11 +91,12 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
 
 
 def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
-                 overlay: bool = True, exporter: str = 'auto') -> Dict[str, Any]:
+                 overlay: bool = True, exporter: str = 'auto',
+                 export_onnx: bool = False) -> Dict[str, Any]:
     """Build the Segmenter from config, time it on the astronaut photo at size, report.
 
-    The onnxruntime backend without config.onnx_model gets a temporary export of the same
-    weights. Returns the report dinov3-seg-bench prints (keys *_ms, work figures, notes).
+    export_onnx: run the onnxruntime backend on a temporary export of config's (torch)
+    model, same weights. Returns the report dinov3-seg-bench prints (*_ms, work, notes).
     """
     import dataclasses
 
@@ -108,9 +109,10 @@ def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
     in_size = model_input_size(size.height, size.width, config.input_size)
     notes = []
     with tempfile.TemporaryDirectory(prefix='dinov3-seg-bench-') as tmp:
-        if config.backend == 'onnxruntime' and not config.onnx_model:
+        if export_onnx:
             config = dataclasses.replace(
-                config, onnx_model=export_temporary(config, tmp, in_size, exporter))
+                config, backend='onnxruntime', compile=False,
+                onnx_model=export_temporary(config, tmp, in_size, exporter))
             notes.append('temporary fused ONNX model exported from the random/given weights')
         segmenter = Segmenter(config)  # compiles the backbone now with compile=True
         if config.compile:

@@ -141,7 +141,8 @@ class ModelConfig:
             if value not in allowed:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:
-            raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
+            raise ConfigError('onnx_model: the onnxruntime backend needs a fused .onnx file '
+                              '(write one with dinov3-seg-export)')
         if self.backend == 'onnxruntime' and self.onnx_model.lower().endswith('.xml'):
             raise ConfigError('onnx_model: an OpenVINO .xml needs backend openvino or auto')
         if self.threads < 0:

@@ -53,7 +53,7 @@ class Option:
         return flag_of(self.name)
 
     def text(self, cli: bool = False) -> str:
-        """The description with '{other}' references in node (other) or CLI (--other) terms."""
+        """Return the description with '{other}' in node (other) or CLI (--other) terms."""
         return self.description.format_map(_References(cli))
 
 

@@ -47,7 +47,7 @@ SEVERAL = ' Give a path, comma-separated paths or a list.'
 
 
 def node_description(spec: ParamSpec) -> str:
-    """The parameter's description in node terms (`ros2 param describe`, --help)."""
+    """Return the parameter's description in node terms (ros2 param describe, --help)."""
     return spec.text() + (SEVERAL if spec.several else '')
 
 
