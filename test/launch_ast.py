@@ -68,7 +68,7 @@ def declared_imports(tree):
 
 
 def declared_names(tree, table):
-    """The tuple of argument names the file passes to launch_arguments.declarations()."""
+    """Return the tuple of names the file passes to launch_arguments.declarations()."""
     uses = calls(tree, 'declarations')
     assert len(uses) == 1, 'the file declares its arguments with one declarations() call'
     assert {'declarations', uses[0].args[0].id} <= declared_imports(tree)

@@ -12,20 +12,18 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch file, parameter YAML, rviz2 config and Fast DDS profile.
+"""launch/segmentation.launch.py (its arguments: test_ros_launch_arguments.py; the shipped
+YAML, rviz2 and Fast DDS files: test_ros_config_files.py).
 
 Static checks run everywhere; a real LaunchService run where launch/launch_ros are installed.
 """
 
 import ast
 import asyncio
-import filecmp
 import os
 import time
-import xml.etree.ElementTree as ET
 
 from dinov3_seg_ros.ros import launch_arguments as table
-from dinov3_seg_ros.ros import params
 import launch_ast
 import pytest
 import yaml
@@ -41,7 +39,6 @@ EXPECTED_DEFAULTS = {
 }
 OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'onnx_model', 'input_size',
              'backend', 'dtype', 'input_transport')
-FASTDDS_NS = '{http://www.eprosima.com}'
 
 
 @pytest.fixture(scope='module')
@@ -108,36 +105,6 @@ def test_every_argument_the_file_reads_is_declared_and_every_one_is_used(launch_
     assert "Name(id='NODE_OVERRIDES'" in ast.dump(_function(launch_tree, 'NonEmptyOverrides'))
 
 
-def test_override_arguments_describe_the_parameter_they_set():
-    specs = {spec.name: spec for spec in params.SPECS}
-    assert table.NODE_OVERRIDES == OVERRIDES
-    for name in OVERRIDES:
-        description = table.ARGUMENTS[name].description
-        assert description.startswith(f'Override the {name} parameter: '
-                                      + params.node_description(specs[name])), name
-        assert description.endswith('Empty keeps the value of params_file.'), name
-    backend = ' '.join(table.ARGUMENTS['backend'].description.split())
-    assert 'One of: auto, torch, onnxruntime, openvino.' in backend
-    assert table.non_empty_overrides({'device': ' cpu ', 'dtype': '', 'image': 'x'}) == {
-        'device': 'cpu'}
-    assert table.node_logger_name('/robot/front/') == 'robot.front.segmentation'
-    assert table.node_logger_name('') == 'segmentation'
-
-
-def test_declarations_build_one_launch_argument_each(monkeypatch):
-    recorded = launch_ast.fake_launch(monkeypatch)
-    actions = table.declarations(table.SINGLE_CAMERA, '/share/dinov3_seg_ros')
-    assert [a.args[0] for a in actions] == list(table.SINGLE_CAMERA)
-    by_name = {a.args[0]: a.kwargs for a in actions}
-    assert by_name['image'] == {'default_value': '/camera/image_raw',
-                                'description': table.ARGUMENTS['image'].description}
-    assert by_name['params_file']['default_value'] == \
-        '/share/dinov3_seg_ros/config/segmentation.yaml'
-    profile = by_name['fastdds_profile']['default_value']
-    assert isinstance(profile, recorded) and profile.args == ('FASTDDS_DEFAULT_PROFILES_FILE',)
-    assert profile.kwargs == {'default_value': '/share/dinov3_seg_ros/config/fastdds_shm.xml'}
-
-
 def test_installed_files_referenced_by_the_launch_file_exist(launch_tree, setup_kwargs):
     declared = _declared_arguments(launch_tree)
     installed = _installed_files(setup_kwargs)
@@ -194,10 +161,6 @@ def test_node_action_runs_the_console_script(launch_tree, setup_kwargs):
     assert len(bool_values) == 2
     declared = _declared_arguments(launch_tree)
     assert all(declared[name].default == '' for name in OVERRIDES)
-
-
-def test_overrides_are_node_parameters():
-    assert set(OVERRIDES) <= set(params.parameter_names())
 
 
 def test_log_level_applies_to_the_node_logger_only(launch_tree):
@@ -259,73 +222,6 @@ def test_rviz_node_is_conditional(launch_tree):
     assert condition.func.id == 'IfCondition' and _strings(condition) == ['use_rviz']
     profile = _strings(rviz[0]['additional_env'])
     assert profile == ['FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_profile']
-
-
-def test_parameter_yaml_matches_the_node_declarations():
-    path = os.path.join(ROOT, 'config', 'segmentation.yaml')
-    with open(path) as stream:
-        document = yaml.safe_load(stream)
-    assert list(document) == ['/**'], 'parameters must apply in any namespace / node name'
-    values = document['/**']['ros__parameters']
-    declared = set(params.parameter_names()) - {params.CLASS_NAMES}
-    assert set(values) == declared, (set(values) ^ declared)
-    for spec in params.SPECS:  # ROS parameter types are strict: 1 is not a double
-        if not spec.dynamic_typing:
-            assert type(values[spec.name]) is type(spec.default), spec.name
-    params.params_from_values(values)  # choices and ranges hold
-
-
-def test_rviz_config_shows_the_segmentation_topics():
-    with open(os.path.join(ROOT, 'config', 'segmentation.rviz')) as stream:
-        config = yaml.safe_load(stream)
-    manager = config['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame']
-    from dinov3_seg_ros.ros_tools import image_publisher as publisher
-    # the frame the demo camera stamps its images with (README: set your camera's frame)
-    frame_id = publisher.build_parser().parse_args([]).frame_id
-    assert manager['Global Options']['Fixed Frame'] == frame_id
-    images = {d['Topic']['Value']: d for d in manager['Displays']
-              if d['Class'] == 'rviz_default_plugins/Image'}
-    assert {'segmentation/overlay', 'segmentation/colored'} <= set(images)
-    for topic in ('segmentation/overlay', 'segmentation/colored'):
-        assert images[topic]['Enabled'] is True
-        assert images[topic]['Topic']['Reliability Policy'] in ('Best Effort', 'Reliable')
-
-
-def _fastdds_transports(name):
-    """{type: descriptor} of the default participant's transports in config/<name>."""
-    root = ET.parse(os.path.join(ROOT, 'config', name)).getroot()
-    assert root.tag == FASTDDS_NS + 'dds'
-    transports = {t.findtext(FASTDDS_NS + 'transport_id'): t
-                  for t in root.iter(FASTDDS_NS + 'transport_descriptor')}
-    participants = [p for p in root.iter(FASTDDS_NS + 'participant')
-                    if p.get('is_default_profile') == 'true']
-    assert len(participants) == 1
-    rtps = participants[0].find(FASTDDS_NS + 'rtps')
-    assert rtps.findtext(FASTDDS_NS + 'useBuiltinTransports') == 'false'
-    used = [t.text for t in rtps.find(FASTDDS_NS + 'userTransports')]
-    assert set(used) <= set(transports)
-    kinds = {transports[t].findtext(FASTDDS_NS + 'type'): transports[t] for t in used}
-    assert set(kinds) == {'SHM', 'UDPv4'}
-    segment = int(kinds['SHM'].findtext(FASTDDS_NS + 'segment_size'))
-    assert segment >= 32 * 1024 * 1024
-    assert int(kinds['SHM'].findtext(FASTDDS_NS + 'maxMessageSize')) <= segment
-    assert segment >= 2 * 1920 * 1080 * 3  # two full-HD rgb8 frames in flight
-    return kinds
-
-
-def test_fastdds_test_profile_uses_large_shm_and_loopback_udp():
-    path = os.path.join(ROOT, 'config', 'fastdds_shm_localhost.xml')
-    exported = os.environ['FASTDDS_DEFAULT_PROFILES_FILE']  # conftest exports this profile
-    assert filecmp.cmp(exported, path, shallow=False)
-    kinds = _fastdds_transports('fastdds_shm_localhost.xml')
-    allowed = [i.get('name') for i in kinds['UDPv4'].iter(FASTDDS_NS + 'interface')]
-    assert allowed == ['127.0.0.1']
-
-
-def test_fastdds_user_profile_keeps_udp_on_every_interface():
-    kinds = _fastdds_transports('fastdds_shm.xml')
-    assert not list(kinds['UDPv4'].iter(FASTDDS_NS + 'interface'))
 
 
 # --- (b) a real launch: only where launch and launch_ros are installed (not in this venv) ---

@@ -99,7 +99,7 @@ MULTI_CAMERA = ('cameras', 'image_topic_pattern') + SHARED
 
 
 def default_of(argument: LaunchArgument, share_dir: str) -> Any:
-    """The argument's default: a string, or an EnvironmentVariable substitution."""
+    """Return the argument's default: a string, or an EnvironmentVariable substitution."""
     if not argument.share_file:
         return argument.default
     path = os.path.join(share_dir, *argument.share_file)
@@ -110,7 +110,7 @@ def default_of(argument: LaunchArgument, share_dir: str) -> Any:
 
 
 def declarations(names: Sequence[str], share_dir: str) -> List[Any]:
-    """DeclareLaunchArgument actions of names, in order (share_dir: the package's share)."""
+    """Build the DeclareLaunchArgument of each of names, in order (share_dir: the share)."""
     from launch.actions import DeclareLaunchArgument
     return [DeclareLaunchArgument(name, default_value=default_of(ARGUMENTS[name], share_dir),
                                   description=ARGUMENTS[name].description)
@@ -124,5 +124,5 @@ def non_empty_overrides(values: Mapping[str, str]) -> Dict[str, str]:
 
 
 def node_logger_name(namespace: str) -> str:
-    """The node's logger name for --log-level: '/robot/front' -> 'robot.front.segmentation'."""
+    """Return the node's logger name for --log-level: '/a/b' -> 'a.b.segmentation'."""
     return '.'.join([part for part in namespace.split('/') if part] + [NODE_NAME])
