@@ -142,3 +142,11 @@ def test_model_arguments_build_the_model_config():
         ['--head-weights', 'a.pth', 'b.pth', '--input-size', '64x48', '--dtype', 'float32']))
     assert config.head_weights == ('a.pth', 'b.pth') and config.warmup == 3
     assert str(config.input_size) == '64x48' and config.dtype == 'float32'
+
+
+def test_core_config_errors_reach_the_user_in_flag_terms(capsys):
+    def fail(argv):
+        raise ConfigError("onnx_model: 'head.onnx' is a head-only model")
+    assert common.run_cli(fail, []) == 2
+    assert capsys.readouterr().err.strip() == ("error: --onnx-model: 'head.onnx' is a "
+                                               'head-only model')

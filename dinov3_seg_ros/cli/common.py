@@ -54,11 +54,15 @@ def run_cli(main_fn: Callable[[Optional[Sequence[str]]], Optional[int]],
             argv: Optional[Sequence[str]] = None) -> int:
     """Run main_fn(argv); a Dinov3SegError or OSError becomes one stderr line and exit code 2.
 
+    A ConfigError naming a model option by its node parameter name names the flag instead.
+
     Anything else is a bug and keeps its traceback. Ctrl-C exits with 130, quietly.
     """
     try:
         code = main_fn(argv)
     except (Dinov3SegError, OSError) as exc:
+        if isinstance(exc, ConfigError):  # 'onnx_model: ...' from the core -> '--onnx-model: ...'
+            exc = cli_terms(exc)
         print(error_line(exc), file=sys.stderr, flush=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -122,4 +126,4 @@ def model_config_from_args(args: argparse.Namespace, **extra: Any) -> ModelConfi
     try:
         return ModelConfig(**fields)
     except ConfigError as error:
-        raise cli_terms(error) from None
+        raise cli_terms(error) from None  # run_cli would do it too; callers may catch it
