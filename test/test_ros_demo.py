@@ -151,3 +151,9 @@ def test_demo_saves_overlays(tmp_path):
     saved = cv2.cvtColor(cv2.imread(str(tmp_path / 'out' / 'overlay_000.png')),
                          cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(saved[:rows], banner[:rows])
+
+
+def test_demo_bad_size_is_one_line_before_anything_starts(capsys):
+    assert demo.main(['--size', '640by480']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "dinov3-seg-demo: --size: expected WxH like 640x480, got '640by480'"
