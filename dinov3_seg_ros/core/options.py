@@ -17,7 +17,8 @@
 ros/params.py declares the node parameters from MODEL_OPTIONS (plus its node-only ones) and
 cli/options.py builds the argparse flags of every CLI from the same entries, so the two
 share one name, default and description. A description names another option as
-'{other_name}': the node shows 'other_name', a CLI '--other-name'. ROS-free, torch-free.
+'{other_name}': the node shows 'other_name', a CLI '--other-name' ('{unset}': 'empty' on the
+node, 'not given' in a CLI). ROS-free, torch-free.
 """
 
 from dataclasses import dataclass
@@ -58,10 +59,13 @@ class Option:
 
 
 class _References(dict):
-    """format_map mapping: '{name}' -> name (node terms) or --name (CLI terms)."""
+    """format_map mapping: '{name}' -> name (node terms) or --name (CLI terms).
+
+    '{unset}' is how a user leaves a path out: 'empty' (node) or 'not given' (CLI).
+    """
 
     def __init__(self, cli: bool) -> None:
-        super().__init__()
+        super().__init__(unset='not given' if cli else 'empty')
         self.cli = cli
 
     def __missing__(self, name: str) -> str:
@@ -79,13 +83,13 @@ MODEL_OPTIONS: Tuple[Option, ...] = (
     Option('backbone', 'vits16plus', 'DINOv3 variant (vits16, vits16plus, vitb16, vitl16, '
            'vith16plus, vit7b16); must match the head checkpoints.'),
     Option('backbone_weights', '', 'DINOv3 backbone weights (Meta .pth or timm '
-           '.safetensors); empty = random weights, outputs marked UNTRAINED.', metavar='PATH'),
+           '.safetensors); {unset}: random weights, outputs marked UNTRAINED.', metavar='PATH'),
     Option('head_weights', '', 'Head checkpoint(s): project or training checkpoints, or the '
            'upstream bare model.pth; every head shares one backbone pass, the first gives '
            'the main labels (the others: segmentation/heads/<name>/labels on the node, '
-           'S_labels_<name>.png in dinov3-seg-infer). Empty = random head (UNTRAINED).',
+           'S_labels_<name>.png in dinov3-seg-infer); {unset}: a random head (UNTRAINED).',
            dynamic_typing=True, several=True, metavar='PATH'),
-    Option('classes_file', '', 'Class names of the first head, one per line; empty = the '
+    Option('classes_file', '', 'Class names of the first head, one per line; {unset}: the '
            'names stored in the checkpoint (the COCO panoptic list for the upstream bare '
            'model.pth).', metavar='PATH', deprecated=('--classes',)),
     Option('input_size', '640', "Backbone input: long side in px ('640', aspect kept, "
