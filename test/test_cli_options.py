@@ -150,3 +150,11 @@ def test_core_config_errors_reach_the_user_in_flag_terms(capsys):
     assert common.run_cli(fail, []) == 2
     assert capsys.readouterr().err.strip() == ("error: --onnx-model: 'head.onnx' is a "
                                                'head-only model')
+
+
+def test_descriptions_name_other_options_in_each_front_ends_terms():
+    backend, weights = OPTIONS['backend'], OPTIONS['backbone_weights']
+    assert 'needs onnx_model' in backend.text() and '{' not in backend.text()
+    assert 'needs --onnx-model' in backend.text(cli=True)
+    assert 'empty: random weights' in weights.text()
+    assert 'not given: random weights' in weights.text(cli=True)
