@@ -49,6 +49,12 @@ def test_node_command_overrides_only_given_values():
         os.path.join('config', 'segmentation.yaml'))
     overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
     assert overrides == ['input_size:=64', 'device:=cpu']
+    # --head-weights takes several paths like every CLI: one comma-separated parameter value
+    args = demo.build_parser().parse_args(['--head-weights', 'a.pth', 'b.pth',
+                                           '--head-weights', 'c.pth'])
+    command = node_process.node_command(args.params_file, demo.node_overrides(args))
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == '-p'] == [
+        'head_weights:=a.pth,b.pth,c.pth']
 
 
 def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
