@@ -43,14 +43,15 @@ Row = Tuple[str, str, Callable[[], Engine]]
 
 
 def torch_engine(segmenter: Any, dtype: Any) -> Engine:
-    """Run the segmenter's backbone and heads under autocast(dtype) on the CPU."""
+    """Run the torch segmenter's backbone and heads under autocast(dtype) on the CPU."""
     import torch
     from ..core.device import autocast
+    engine = segmenter.engine  # a TorchBackend: the baseline segmenter is torch
 
     def run(x: np.ndarray) -> List[np.ndarray]:
         with torch.inference_mode(), autocast(torch.device('cpu'), dtype):
-            features = segmenter.backbone(torch.from_numpy(x))
-            return [head(features).float().numpy() for head in segmenter.heads]
+            features = engine.backbone(torch.from_numpy(x))
+            return [head(features).float().numpy() for head in engine.heads]
     return run
 
 
@@ -58,9 +59,9 @@ def openvino_engine(path: str, precision: str, cache_dir: str, threads: int) -> 
     """Compile path with the OpenVINO backend, precision 'f32' | 'bf16' | '' (dtype auto)."""
     from ..core.backends.openvino import OpenVinoBackend
     dtype = {'f32': 'float32', 'bf16': 'bfloat16'}.get(precision, 'auto')
-    backend = OpenVinoBackend(ModelConfig(backend='openvino', onnx_model=path, dtype=dtype,
-                                          threads=threads, openvino_cache_dir=cache_dir,
-                                          warmup=0))
+    config = ModelConfig(backend='openvino', onnx_model=path, dtype=dtype, threads=threads,
+                         openvino_cache_dir=cache_dir, warmup=0)
+    backend = OpenVinoBackend.from_config(config)
     return lambda x: [np.asarray(o, np.float32) for o in backend(x)]
 
 
@@ -125,7 +126,8 @@ def plan_rows(config: ModelConfig, segmenter: Any, tmp: str, in_size: Tuple[int,
             onnx['path'] = export_temporary(config, tmp, in_size, exporter)
         return onnx['path']
     try:
-        from ..core.backends.onnxruntime import import_onnxruntime, OnnxRuntimeBackend
+        from ..core.backends.onnxruntime import OnnxRuntimeBackend
+        from ..core.backends.ort_session import import_onnxruntime
         import_onnxruntime()
         rows.append(('onnxruntime', 'float32',
                      lambda: OnnxRuntimeBackend(onnx_path(), 'cpu', threads=threads)))
@@ -155,7 +157,7 @@ def compare(config: ModelConfig, size: FrameSize, frames: int, exporter: str = '
     the rows'); frames is the number of timed frames per row.
     """
     import torch
-    from ..core.backends.onnxruntime import physical_cores
+    from ..core.host import physical_cores
     from ..core.segmenter import Segmenter
     if frames < 1:
         raise ConfigError('--frames must be >= 1')

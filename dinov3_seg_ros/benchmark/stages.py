@@ -68,11 +68,7 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
     from .flops import backbone_flops, head_flops, matmul_peak_gflops
     rows, cols = in_size[0] // 16, in_size[1] // 16
     backbone = backbone_flops(segmenter.backbone_name, *in_size) / 1e9
-    if segmenter.backend != 'torch':  # a fused model file (onnxruntime, openvino)
-        configs = getattr(segmenter.engine, 'metadata', {}).get('heads') or []
-    else:
-        configs = [h.head for h in segmenter.head_checkpoints]
-    head = sum(head_flops(c, rows, cols) for c in configs) / 1e9
+    head = sum(head_flops(c, rows, cols) for c in segmenter.info.head_configs) / 1e9
     work = backbone if segmenter.backend == 'torch' else backbone + head
     achieved = work / (ms['backbone'] / 1e3) if ms['backbone'] > 0 else 0.0
     # the peak of the precision in use: a bf16 model (torch autocast or the OpenVINO bf16
@@ -101,7 +97,7 @@ def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
     import dataclasses
 
     import torch
-    from ..core.backends.onnxruntime import physical_cores
+    from ..core.host import physical_cores
     from ..core.preprocess import model_input_size
     from ..core.segmenter import Segmenter
     threads = config.threads or physical_cores()
@@ -120,7 +116,7 @@ def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
         if segmenter.backend != 'torch':
             notes.append(f"{segmenter.backend} runs the fused model: backbone_ms includes the "
                          "heads, head_ms is 0; backbone_gflops counts backbone + head work")
-            threads = int(getattr(segmenter.engine, 'threads', 0) or threads)
+            threads = segmenter.info.threads or threads
         rgb = photo(size.height, size.width)
         info = segmenter.preprocessor.resize_info(rgb)
         in_size = (info.in_height, info.in_width)

@@ -28,7 +28,7 @@ def export_temporary(config: ModelConfig, directory: str, size: Tuple[int, int],
     """
     from ..core.backbone import build_backbone
     from ..core.export.onnx import export_fused
-    from ..core.segmenter import head_names_for, load_heads
+    from ..core.backends.torch_backend import head_names_for, load_heads
     heads = load_heads(config, config.backbone)
     backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
     path = os.path.join(directory, 'bench.onnx')

@@ -90,6 +90,14 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
         add_option(group, name, default=warmup if name == 'warmup' else None)
 
 
+def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --alpha and --no-names: how the overlay image is drawn."""
+    parser.add_argument('--alpha', type=float, default=0.5,
+                        help='overlay opacity (default: %(default)s)')
+    parser.add_argument('--no-names', action='store_true',
+                        help='do not draw class names on the overlay')
+
+
 def add_seed_argument(parser: Any) -> None:
     """Add --seed: the seed of random weights, the same in every CLI and in training."""
     add_option(parser, 'seed')

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import re
 from typing import NamedTuple, Tuple, Union
 
+from .backends.selection import ENGINES
 from .errors import ConfigError
 
 DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
-BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
+BACKENDS = ('auto',) + tuple(ENGINES)  # the registered engines (backends.selection)
 DEFAULT_LONG_SIDE = 640
 _WXH = re.compile(r'\s*(\d+)\s*[xX]\s*(\d+)\s*')
 
@@ -38,10 +39,16 @@ class FrameSize(NamedTuple):
 
     @classmethod
     def parse(cls, text: str, option: str = 'size') -> 'FrameSize':
-        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise."""
+        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise.
+
+        option '' leaves the name out (for an argparse type, which adds it itself).
+        """
         match = _WXH.fullmatch(str(text))
-        if not match or min(int(match.group(1)), int(match.group(2))) < 1:
-            raise ConfigError(f'{option}: expected WxH like 640x480, got {text!r}')
+        where = f'{option}: ' if option else ''
+        if not match:
+            raise ConfigError(f'{where}expected WxH like 640x480, got {text!r}')
+        if min(int(match.group(1)), int(match.group(2))) < 1:
+            raise ConfigError(f'{where}size must be positive, got {text!r}')
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from rclpy.executors import Executor
 
-from ..core.errors import Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError
 from ..core.options import OPTIONS
 
 PACKAGE = 'dinov3_seg_ros'
@@ -87,8 +87,8 @@ def add_override_arguments(parser: argparse.ArgumentParser,
         kwargs: dict = ({'nargs': '+', 'action': 'extend', 'default': []} if spec.several
                         else {'default': '', 'choices': spec.choices or None})
         parser.add_argument(spec.flag, metavar=spec.metavar or None, **kwargs,
-                            help=(spec.text(cli=True) + " Not given: the params file's "
-                                  'value.').replace('%', '%%'))
+                            help=(spec.text(cli=True) + " (default: the params file's "
+                                  'value)').replace('%', '%%'))
 
 
 def override_values(args: argparse.Namespace, names: Sequence[str]) -> Dict[str, str]:
@@ -111,9 +111,18 @@ def console_command(script: str, module: str) -> List[str]:
 
 
 def node_command(parameters: str, overrides: Mapping[str, str]) -> List[str]:
-    """segmentation_node with a params file (see params_file) and the non-empty overrides."""
+    """segmentation_node with a params file (see params_file) and the non-empty overrides.
+
+    Raises ConfigError naming --params-file when that file is missing or a folder (the node
+    itself would stop with rcl's parse error).
+    """
+    path = params_file(parameters)
+    if not os.path.isfile(path):
+        what = 'is a folder' if os.path.isdir(path) else 'does not exist'
+        raise ConfigError(f'--params-file {path!r} {what}; give a node parameters YAML '
+                          '(e.g. config/segmentation.yaml)')
     command = console_command('segmentation_node', f'{PACKAGE}.ros.node')
-    command += ['--ros-args', '--params-file', params_file(parameters)]
+    command += ['--ros-args', '--params-file', path]
     for name, value in overrides.items():
         if value:
             command += ['-p', f'{name}:={value}']
