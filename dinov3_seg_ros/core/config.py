@@ -38,10 +38,14 @@ class FrameSize(NamedTuple):
 
     @classmethod
     def parse(cls, text: str, option: str = 'size') -> 'FrameSize':
-        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise."""
+        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise.
+
+        option '' leaves the name out (for an argparse type, which adds it itself).
+        """
         match = _WXH.fullmatch(str(text))
         if not match or min(int(match.group(1)), int(match.group(2))) < 1:
-            raise ConfigError(f'{option}: expected WxH like 640x480, got {text!r}')
+            where = f'{option}: ' if option else ''
+            raise ConfigError(f'{where}expected WxH like 640x480, got {text!r}')
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:

@@ -47,7 +47,7 @@ ENCODINGS = ('rgb8', 'bgr8', 'mono8')
 
 def _size_argument(text: str) -> FrameSize:
     try:
-        return FrameSize.parse(text, '--resize')
+        return FrameSize.parse(text, '')  # argparse names the option
     except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
