@@ -38,9 +38,11 @@ def test_resize_is_parsed_by_the_one_size_parser_as_width_x_height():
     size = ip.build_parser().parse_args(['--resize', '64X48']).resize
     assert isinstance(size, FrameSize) and (size.width, size.height) == (64, 48)
     assert FrameSize.parse(' 640 x 480 ') == (640, 480) and str(size) == '64x48'
-    for bad in ('640', '640x', 'ax480', '0x10', '640x480x3', ''):
+    for bad in ('640', '640x', 'ax480', '640x480x3', ''):
         with pytest.raises(ConfigError, match='--size: expected WxH'):
             FrameSize.parse(bad, '--size')
+    with pytest.raises(ConfigError, match="^size must be positive, got '0x10'$"):
+        FrameSize.parse('0x10', '')
 
 
 def test_list_images_sorts_folders_and_filters(tmp_path):

@@ -43,9 +43,11 @@ class FrameSize(NamedTuple):
         option '' leaves the name out (for an argparse type, which adds it itself).
         """
         match = _WXH.fullmatch(str(text))
-        if not match or min(int(match.group(1)), int(match.group(2))) < 1:
-            where = f'{option}: ' if option else ''
+        where = f'{option}: ' if option else ''
+        if not match:
             raise ConfigError(f'{where}expected WxH like 640x480, got {text!r}')
+        if min(int(match.group(1)), int(match.group(2))) < 1:
+            raise ConfigError(f'{where}size must be positive, got {text!r}')
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:
