@@ -87,8 +87,8 @@ def add_override_arguments(parser: argparse.ArgumentParser,
         kwargs: dict = ({'nargs': '+', 'action': 'extend', 'default': []} if spec.several
                         else {'default': '', 'choices': spec.choices or None})
         parser.add_argument(spec.flag, metavar=spec.metavar or None, **kwargs,
-                            help=(spec.text(cli=True) + " Not given: the params file's "
-                                  'value.').replace('%', '%%'))
+                            help=(spec.text(cli=True) + " (default: the params file's "
+                                  'value)').replace('%', '%%'))
 
 
 def override_values(args: argparse.Namespace, names: Sequence[str]) -> Dict[str, str]:
