@@ -21,27 +21,26 @@ The node gets cameras:=[front, left, rear]: camera <name> reads <name>/image and
 <name>/segmentation/labels, overlay, colored, ... (in the launch namespace). Each
 <name>/image is remapped to image_topic_pattern with {camera} replaced, so
 /front/image_raw feeds camera front (and its camera_info comes from /front/camera_info).
-An empty pattern keeps <namespace>/<name>/image. Parameters come from params_file;
-device, backbone_weights and head_weights override it only when given.
+An empty pattern keeps <namespace>/<name>/image. Parameters come from params_file; the
+NODE_OVERRIDES arguments (device, backbone_weights, head_weights, onnx_model, input_size,
+backend, dtype, input_transport) override it only when given. Every argument is defined once,
+with its description, in dinov3_seg_ros/ros/launch_arguments.py (MULTI_CAMERA: the ones this
+file shares with segmentation.launch.py plus cameras and image_topic_pattern).
 """
 
-import os
 from typing import List, Tuple
 
 from ament_index_python.packages import get_package_share_directory
+from dinov3_seg_ros.ros.launch_arguments import declarations, MULTI_CAMERA, NODE_NAME
+from dinov3_seg_ros.ros.launch_arguments import NODE_OVERRIDES, node_logger_name
+from dinov3_seg_ros.ros.launch_arguments import non_empty_overrides
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.actions import GroupAction, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = 'dinov3_seg_ros'
-DEFAULT_CAMERAS = 'front,left,rear'
-DEFAULT_PATTERN = '/{camera}/image_raw'
-# Launch arguments that override the YAML only when non-empty.
-OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend',
-                      'dtype', 'input_transport')
-NODE_NAME = 'segmentation'
 
 
 def parse_cameras(value: str) -> List[str]:
@@ -65,12 +64,9 @@ def multi_camera_node(context: LaunchContext) -> list:
                                                 value_type=bool)}
     if cameras:
         overrides['cameras'] = cameras
-    for name in OPTIONAL_OVERRIDES:
-        value = LaunchConfiguration(name).perform(context).strip()
-        if value:
-            overrides[name] = value
-    namespace = LaunchConfiguration('namespace').perform(context)
-    logger = '.'.join([part for part in namespace.split('/') if part] + [NODE_NAME])
+    overrides.update(non_empty_overrides({name: LaunchConfiguration(name).perform(context)
+                                          for name in NODE_OVERRIDES}))
+    logger = node_logger_name(LaunchConfiguration('namespace').perform(context))
     level = LaunchConfiguration('log_level').perform(context)
     return [Node(
         package=PACKAGE,
@@ -78,7 +74,7 @@ def multi_camera_node(context: LaunchContext) -> list:
         # a node name makes launch_ros write the overrides under /<ns>/segmentation: they
         # then beat params_file's '/**' entries even where the type differs (cameras: '' in
         # the shipped YAML, a string array here), which rcl does not do between two '/**'
-        name='segmentation',  # = NODE_NAME
+        name=NODE_NAME,
         namespace=LaunchConfiguration('namespace'),
         output='screen',
         emulate_tty=True,
@@ -94,68 +90,7 @@ def multi_camera_node(context: LaunchContext) -> list:
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and the multi-camera segmentation node."""
-    share_dir = get_package_share_directory(PACKAGE)
-    arguments = [
-        DeclareLaunchArgument(
-            'cameras', default_value=DEFAULT_CAMERAS,
-            description='Comma-separated camera names (ROS name tokens, unique); camera '
-                        '<name> reads <name>/image and publishes <name>/segmentation/...'),
-        DeclareLaunchArgument(
-            'image_topic_pattern', default_value=DEFAULT_PATTERN,
-            description='Image topic of each camera, {camera} = its name (remaps '
-                        '<name>/image); empty keeps <namespace>/<name>/image.'),
-        DeclareLaunchArgument(
-            'params_file',
-            default_value=os.path.join(share_dir, 'config', 'segmentation.yaml'),
-            description='YAML file with the node parameters (under /**: ros__parameters:).'),
-        DeclareLaunchArgument(
-            'namespace', default_value='',
-            description='Namespace of the node and of its topics (<camera>/segmentation/...).'),
-        DeclareLaunchArgument(
-            'device', default_value='',
-            description='Override the device parameter (auto, cpu, cuda); empty keeps the '
-                        'value of params_file.'),
-        DeclareLaunchArgument(
-            'backbone_weights', default_value='',
-            description='Override the DINOv3 backbone weights (.pth or .safetensors); empty '
-                        'keeps the value of params_file.'),
-        DeclareLaunchArgument(
-            'head_weights', default_value='',
-            description='Override the head checkpoint(s), comma-separated; empty keeps the '
-                        'value of params_file.'),
-        DeclareLaunchArgument(
-            'input_size', default_value='',
-            description="Override input_size ('640', '640x480', 'native'); empty keeps the "
-                        'value of params_file.'),
-        DeclareLaunchArgument(
-            'backend', default_value='',
-            description='Override the backend (auto, torch, onnxruntime, openvino); empty '
-                        'keeps the value of params_file.'),
-        DeclareLaunchArgument(
-            'dtype', default_value='',
-            description='Override the compute dtype (auto, float32, float16, bfloat16); empty '
-                        'keeps the value of params_file.'),
-        DeclareLaunchArgument(
-            'input_transport', default_value='',
-            description='Override input_transport (raw, compressed); empty keeps the value '
-                        'of params_file.'),
-        DeclareLaunchArgument(
-            'log_level', default_value='info',
-            description="Level of the node's logger (debug, info, warn, error, fatal); rcl, "
-                        'rmw and other nodes keep theirs.'),
-        DeclareLaunchArgument(
-            'use_sim_time', default_value='false',
-            description='Use the /clock topic (simulation or bag playback) instead of '
-                        'the system clock.'),
-        DeclareLaunchArgument(
-            'fastdds_profile',
-            default_value=EnvironmentVariable(
-                'FASTDDS_DEFAULT_PROFILES_FILE',
-                default_value=os.path.join(share_dir, 'config', 'fastdds_shm.xml')),
-            description='Fast DDS XML profile for the launched processes (default: '
-                        '$FASTDDS_DEFAULT_PROFILES_FILE, else the shipped shared-memory '
-                        'profile).'),
-    ]
+    arguments = declarations(MULTI_CAMERA, get_package_share_directory(PACKAGE))
     # scoped: the launch arguments do not leak into a launch file that includes this one
     return LaunchDescription([GroupAction(
         arguments + [OpaqueFunction(function=multi_camera_node)], scoped=True, forwarding=True)])

@@ -17,24 +17,30 @@
     ros2 launch dinov3_seg_ros segmentation.launch.py image:=/camera/image_raw
         head_weights:=/path/head.pth backbone_weights:=/path/dinov3.pth use_rviz:=true
     ros2 launch dinov3_seg_ros segmentation.launch.py lifecycle:=true autostart:=false
+    ros2 launch dinov3_seg_ros segmentation.launch.py onnx_model:=/path/model.onnx
 
-Parameters come from params_file (the installed config/segmentation.yaml by default); device,
-backbone_weights, head_weights, input_size, backend, dtype and input_transport override it only
-when they are given. Everything sits in one scoped GroupAction: the launch arguments and the
-Fast DDS profile (passed to the launched processes only, additional_env) do not leak into a
-launch file that includes this one. log_level sets the level of the node's logger only.
+Parameters come from params_file (the installed config/segmentation.yaml by default); the
+NODE_OVERRIDES arguments (device, backbone_weights, head_weights, onnx_model, input_size,
+backend, dtype, input_transport) override it only when they are given. The arguments and
+their descriptions are defined once, in dinov3_seg_ros/ros/launch_arguments.py (shared with
+multi_camera.launch.py): `ros2 launch dinov3_seg_ros segmentation.launch.py --show-args`.
+Everything sits in one scoped GroupAction: the launch arguments and the Fast DDS profile
+(passed to the launched processes only, additional_env) do not leak into a launch file that
+includes this one. log_level sets the level of the node's logger only.
 """
 
-import os
 import tempfile
 from typing import List
 
 from ament_index_python.packages import get_package_share_directory
+from dinov3_seg_ros.ros.launch_arguments import declarations, NODE_NAME, NODE_OVERRIDES
+from dinov3_seg_ros.ros.launch_arguments import node_logger_name, non_empty_overrides
+from dinov3_seg_ros.ros.launch_arguments import SINGLE_CAMERA
 from launch import LaunchContext, LaunchDescription, Substitution
-from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
+from launch.actions import EmitEvent, GroupAction, RegisterEventHandler
 from launch.conditions import IfCondition, UnlessCondition
 from launch.events import matches_action
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -43,24 +49,19 @@ from lifecycle_msgs.msg import Transition
 import yaml
 
 PACKAGE = 'dinov3_seg_ros'
-NODE_NAME = 'segmentation'
-# Launch arguments that override the YAML only when non-empty.
-OPTIONAL_OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'input_size', 'backend',
-                      'dtype', 'input_transport')
 
 
 class NonEmptyOverrides(Substitution):
-    """Path of a parameters file with the OPTIONAL_OVERRIDES given a non-empty value."""
+    """Path of a parameters file with the NODE_OVERRIDES given a non-empty value."""
 
     def describe(self) -> str:
         """Say what the file holds (for --print-description)."""
-        return 'params file of the non-empty ' + ', '.join(OPTIONAL_OVERRIDES)
+        return 'params file of the non-empty ' + ', '.join(NODE_OVERRIDES)
 
     def perform(self, context: LaunchContext) -> str:
         """Write the file (no overrides: return params_file itself, read twice harmlessly)."""
-        values = {name: LaunchConfiguration(name).perform(context).strip()
-                  for name in OPTIONAL_OVERRIDES}
-        values = {name: value for name, value in values.items() if value}
+        values = non_empty_overrides({name: LaunchConfiguration(name).perform(context)
+                                      for name in NODE_OVERRIDES})
         if not values:
             return LaunchConfiguration('params_file').perform(context)
         with tempfile.NamedTemporaryFile('w', prefix='dinov3_seg_overrides_', suffix='.yaml',
@@ -78,82 +79,7 @@ class NodeLoggerName(Substitution):
 
     def perform(self, context: LaunchContext) -> str:
         """Return e.g. 'robot.front.segmentation' for namespace /robot/front."""
-        namespace = LaunchConfiguration('namespace').perform(context)
-        return '.'.join([part for part in namespace.split('/') if part] + [NODE_NAME])
-
-
-def launch_arguments(share_dir: str) -> List[DeclareLaunchArgument]:
-    """Declare every launch argument, each with a default and a description."""
-    keep = 'empty keeps the value of params_file.'
-    return [
-        DeclareLaunchArgument(
-            'image', default_value='/camera/image_raw',
-            description='Camera topic (sensor_msgs/Image) the node subscribes to; with '
-                        'input_transport=compressed it reads <image>/compressed.'),
-        DeclareLaunchArgument(
-            'params_file',
-            default_value=os.path.join(share_dir, 'config', 'segmentation.yaml'),
-            description='YAML file with the node parameters (under /**: ros__parameters:).'),
-        DeclareLaunchArgument(
-            'namespace', default_value='',
-            description='Namespace of the node and of its topics (segmentation/...).'),
-        DeclareLaunchArgument(
-            'device', default_value='',
-            description=f'Override the device parameter (auto, cpu, cuda); {keep}'),
-        DeclareLaunchArgument(
-            'backbone_weights', default_value='',
-            description=f'Override the DINOv3 backbone weights (.pth or .safetensors); {keep}'),
-        DeclareLaunchArgument(
-            'head_weights', default_value='',
-            description=f'Override the head checkpoint(s), comma-separated; {keep}'),
-        DeclareLaunchArgument(
-            'input_size', default_value='',
-            description="Override input_size: long side ('640', aspect kept) or WxH "
-                        f"('640x640'); {keep}"),
-        DeclareLaunchArgument(
-            'backend', default_value='',
-            description=f'Override the inference backend (torch, onnxruntime); {keep}'),
-        DeclareLaunchArgument(
-            'dtype', default_value='',
-            description=f'Override the compute dtype (auto, float32, float16, bfloat16); {keep}'),
-        DeclareLaunchArgument(
-            'input_transport', default_value='',
-            description='Override input_transport (raw: <image>, compressed: '
-                        f'<image>/compressed); {keep}'),
-        DeclareLaunchArgument(
-            'use_rviz', default_value='false',
-            description='Start rviz2 showing segmentation/overlay and segmentation/colored '
-                        '(rviz2 is not a dependency of this package: install it yourself).'),
-        DeclareLaunchArgument(
-            'rviz_config',
-            default_value=os.path.join(share_dir, 'config', 'segmentation.rviz'),
-            description='rviz2 configuration file used when use_rviz is true.'),
-        DeclareLaunchArgument(
-            'log_level', default_value='info',
-            description="Level of the node's logger (debug, info, warn, error, fatal); rcl, "
-                        'rmw and other nodes keep theirs.'),
-        DeclareLaunchArgument(
-            'use_sim_time', default_value='false',
-            description='Use the /clock topic (simulation or bag playback) instead of '
-                        'the system clock.'),
-        DeclareLaunchArgument(
-            'fastdds_profile',
-            default_value=EnvironmentVariable(
-                'FASTDDS_DEFAULT_PROFILES_FILE',
-                default_value=os.path.join(share_dir, 'config', 'fastdds_shm.xml')),
-            description='Fast DDS XML profile for the processes this file starts (default: '
-                        '$FASTDDS_DEFAULT_PROFILES_FILE, else the shipped 64 MB '
-                        'shared-memory profile for full-HD images).'),
-        DeclareLaunchArgument(
-            'lifecycle', default_value='false',
-            description='Run the managed node segmentation_lifecycle_node (lifecycle_msgs '
-                        'services get_state/change_state) instead of segmentation_node.'),
-        DeclareLaunchArgument(
-            'autostart', default_value='true',
-            description='With lifecycle:=true: configure the node at launch and activate it '
-                        'once configured; false leaves it unconfigured for a lifecycle '
-                        'manager.'),
-    ]
+        return node_logger_name(LaunchConfiguration('namespace').perform(context))
 
 
 def node_options() -> dict:
@@ -210,5 +136,6 @@ def generate_launch_description() -> LaunchDescription:
     )
     # scoped: argument defaults and environment stay inside; forwarding: the including file's
     # (or the command line's) values for these arguments still reach them.
-    return LaunchDescription([GroupAction(launch_arguments(share_dir) + [plain, managed, rviz],
+    arguments = declarations(SINGLE_CAMERA, share_dir)
+    return LaunchDescription([GroupAction(arguments + [plain, managed, rviz],
                                           scoped=True, forwarding=True)])

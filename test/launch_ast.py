@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""Static checks of launch files: syntax-tree helpers and what setup.py installs."""
+"""Static checks of launch files: syntax-tree helpers, what setup.py installs, stub launch."""
 
 import ast
 import os
@@ -53,3 +53,41 @@ def setup_kwargs():
         setuptools.setup = original_setup
         os.chdir(original_cwd)
     return captured
+
+
+def configurations(tree):
+    """Names read with LaunchConfiguration('<name>') (a constant) in tree."""
+    return {call.args[0].value for call in calls(tree, 'LaunchConfiguration')
+            if call.args and isinstance(call.args[0], ast.Constant)}
+
+
+def declared_imports(tree):
+    """Names the launch file imports from dinov3_seg_ros.ros.launch_arguments."""
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and node.module == 'dinov3_seg_ros.ros.launch_arguments' for alias in node.names}
+
+
+def declared_names(tree, table):
+    """Return the tuple of names the file passes to launch_arguments.declarations()."""
+    uses = calls(tree, 'declarations')
+    assert len(uses) == 1, 'the file declares its arguments with one declarations() call'
+    assert {'declarations', uses[0].args[0].id} <= declared_imports(tree)
+    return getattr(table, uses[0].args[0].id)
+
+
+def fake_launch(monkeypatch):
+    """Stub launch modules recording DeclareLaunchArgument / EnvironmentVariable arguments."""
+    import sys
+    import types
+
+    class Recorded:
+        def __init__(self, *args, **kwargs):
+            self.args, self.kwargs = args, kwargs
+    modules = {'launch': types.ModuleType('launch'),
+               'launch.actions': types.ModuleType('launch.actions'),
+               'launch.substitutions': types.ModuleType('launch.substitutions')}
+    modules['launch.actions'].DeclareLaunchArgument = Recorded
+    modules['launch.substitutions'].EnvironmentVariable = Recorded
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return Recorded

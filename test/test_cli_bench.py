@@ -19,7 +19,7 @@ import json
 import pytest
 
 from dinov3_seg_ros.cli import bench
-from dinov3_seg_ros.core.flops import backbone_flops, head_flops
+from dinov3_seg_ros.benchmark.flops import backbone_flops, head_flops
 from dinov3_seg_ros.core.heads import HeadConfig
 
 STAGE_KEYS = ('preprocess_ms', 'backbone_ms', 'head_ms', 'postprocess_ms', 'overlay_ms',

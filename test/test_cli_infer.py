@@ -58,8 +58,8 @@ def test_reference_image_gives_the_exact_features_logits_and_labels(
     out = tmp_path / 'out'
     code = main([image, '--out-dir', str(out), '--backbone', 'vits16plus',
                  '--backbone-weights', meta_vits16plus_pth, '--head-weights', head_path,
-                 '--classes', DEFAULT_CLASSES_FILE, '--input-size', 'native', '--device', 'cpu',
-                 '--save-features', '--save-logits'])
+                 '--classes-file', DEFAULT_CLASSES_FILE, '--input-size', 'native',
+                 '--device', 'cpu', '--save-features', '--save-logits'])
     assert code == 0
     features = np.load(out / 'ref_features.npy')
     logits = np.load(out / 'ref_logits.npy')
@@ -171,7 +171,8 @@ def test_head_of_the_wrong_width(capsys, tmp_path, good_image):
     names = tmp_path / 'names.txt'
     names.write_text(''.join(f'c{i}\n' for i in range(7)))
     code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--device', 'cpu',
-                '--head-weights', str(wide), '--classes', str(names), '--backbone', 'vits16plus')
+                '--head-weights', str(wide), '--classes-file', str(names),
+                '--backbone', 'vits16plus')
     assert_one_error_line(capsys, code, '768', '384')
 
 
@@ -180,7 +181,7 @@ def test_classes_file_of_the_wrong_length(capsys, tmp_path, good_image,
     names = tmp_path / 'names.txt'
     names.write_text('cat\ndog\n')
     code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--device', 'cpu',
-                '--head-weights', upstream_head_reference[1], '--classes', str(names))
+                '--head-weights', upstream_head_reference[1], '--classes-file', str(names))
     assert_one_error_line(capsys, code, '2 class names', '134')
 
 
@@ -188,14 +189,14 @@ def test_corrupt_backbone_weights(capsys, tmp_path, good_image, upstream_head_re
     bad = tmp_path / 'dinov3.pth'
     bad.write_bytes(b'\x80\x02garbage')
     code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--device', 'cpu',
-                '--head-weights', upstream_head_reference[1], '--classes',
+                '--head-weights', upstream_head_reference[1], '--classes-file',
                 DEFAULT_CLASSES_FILE, '--backbone-weights', str(bad))
     assert_one_error_line(capsys, code, 'dinov3.pth')
 
 
 def test_bad_options_are_one_line(capsys, tmp_path, good_image):
     code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--input-size', 'huge')
-    assert_one_error_line(capsys, code, 'input_size')
+    assert_one_error_line(capsys, code, '--input-size:')
     code = _run(capsys, good_image, '--out-dir', str(tmp_path / 'o'), '--backbone', 'vit99')
     assert_one_error_line(capsys, code, 'vit99')
 

@@ -64,7 +64,11 @@ def _import_without_ros(package: str, extra: list) -> dict:
 
 def test_core_and_infer_cli_import_without_rclpy():
     report = _import_without_ros('dinov3_seg_ros.core',
-                                 ['dinov3_seg_ros.cli.common', 'dinov3_seg_ros.cli.infer'])
+                                 ['dinov3_seg_ros.cli.common', 'dinov3_seg_ros.cli.infer',
+                                  'dinov3_seg_ros.cli.options', 'dinov3_seg_ros.cli.bench',
+                                  'dinov3_seg_ros.benchmark.stages',
+                                  'dinov3_seg_ros.benchmark.compare',
+                                  'dinov3_seg_ros.benchmark.flops'])
     assert 'dinov3_seg_ros.core.segmenter' in report['imported']
     assert 'dinov3_seg_ros.core.preprocess' in report['imported']
     assert report['failed'] == {}, f'modules that need rclpy: {report["failed"]}'

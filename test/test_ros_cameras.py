@@ -86,7 +86,7 @@ def test_benchmark_setups_and_bad_arguments(capsys):
                                                        '/mcbench_sep_2_1/segmentation/labels']
     assert not any('cameras' in arg for cmd in separate.commands for arg in cmd)
     assert len(bench.setups(1, '', {})) == 1
-    for argv, message in ((['--size', 'big'], "argument --size: expected WxH (e.g. 640x480), "
+    for argv, message in ((['--size', 'big'], "argument --size: expected WxH like 640x480, "
                                               "got 'big'"),
                           (['--cameras', '0'], "argument --cameras: must be >= 1, got '0'"),
                           (['--rate', '0'], "argument --rate: must be > 0, got '0'"),

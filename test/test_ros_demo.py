@@ -51,6 +51,12 @@ def test_node_command_overrides_only_given_values():
         os.path.join('config', 'segmentation.yaml'))
     overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
     assert overrides == ['input_size:=64', 'device:=cpu']
+    # --head-weights takes several paths like every CLI: one comma-separated parameter value
+    args = demo.build_parser().parse_args(['--head-weights', 'a.pth', 'b.pth',
+                                           '--head-weights', 'c.pth'])
+    command = node_process.node_command(args.params_file, demo.node_overrides(args))
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == '-p'] == [
+        'head_weights:=a.pth,b.pth,c.pth']
 
 
 def test_report_of_one_frame_gives_its_latency_and_no_rate():
@@ -143,7 +149,7 @@ def test_bench_domain_id_option_and_bad_environment(tmp_path):
 @pytest.mark.parametrize('argv,message', [
     (['--frames', '0'], "argument --frames: must be >= 1, got '0'"),
     (['--rate', '-2'], "argument --rate: must be > 0, got '-2'"),
-    (['--size', '640'], "argument --size: expected WxH (e.g. 640x480), got '640'"),
+    (['--size', '640'], "argument --size: expected WxH like 640x480, got '640'"),
     (['--timeout', 'never'], "argument --timeout: expected a number, got 'never'")])
 def test_demo_bad_numbers_are_usage_errors_naming_the_option(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:  # before any process starts

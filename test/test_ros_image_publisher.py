@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dinov3_seg_ros.core.errors import ImageError
+from dinov3_seg_ros.core.config import FrameSize
+from dinov3_seg_ros.core.errors import ConfigError, ImageError
 from dinov3_seg_ros.ros_tools import image_publisher as ip
 from test_core_quiet_opencv import corrupt_png
 
@@ -34,12 +35,15 @@ def _write_png(path, rgb):
     assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[:, :, ::-1]))
 
 
-def test_parse_size():
-    assert ip.parse_size('640x480') == (640, 480)
-    assert ip.parse_size('64X48') == (64, 48)
-    for bad in ('640', '640x', 'ax480', '0x10', '640x480x3', ''):
-        with pytest.raises(ValueError):
-            ip.parse_size(bad)
+def test_resize_is_parsed_by_the_one_size_parser_as_width_x_height():
+    size = ip.build_parser().parse_args(['--resize', '64X48']).resize
+    assert isinstance(size, FrameSize) and (size.width, size.height) == (64, 48)
+    assert FrameSize.parse(' 640 x 480 ') == (640, 480) and str(size) == '64x48'
+    for bad in ('640', '640x', 'ax480', '640x480x3', ''):
+        with pytest.raises(ConfigError, match='--size: expected WxH'):
+            FrameSize.parse(bad, '--size')
+    with pytest.raises(ConfigError, match="^size must be positive, got '0x10'$"):
+        FrameSize.parse('0x10', '')
 
 
 def test_list_images_sorts_folders_and_filters(tmp_path):

@@ -15,12 +15,14 @@
 """launch/multi_camera.launch.py, checked statically (launch and launch_ros are not needed).
 
 The pure helpers (camera list, remappings) are compiled out of the file's syntax tree and
-run; the Node action, its parameters and the declared arguments are read from the tree.
+run; the Node action and its parameters are read from the tree, the declared arguments from
+the one table both launch files use (dinov3_seg_ros/ros/launch_arguments.py).
 """
 
 import ast
 import os
 
+from dinov3_seg_ros.ros import launch_arguments as table
 import launch_ast
 import pytest
 
@@ -59,7 +61,7 @@ def _imports(tree):
 def test_the_file_uses_real_launch_ros_actions(tree):
     imports = _imports(tree)
     assert ('launch_ros.actions', 'Node') in imports
-    assert ('launch.actions', 'DeclareLaunchArgument') in imports
+    assert ('dinov3_seg_ros.ros.launch_arguments', 'declarations') in imports
     assert ('launch.actions', 'OpaqueFunction') in imports
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert 'generate_launch_description' in functions
@@ -68,26 +70,39 @@ def test_the_file_uses_real_launch_ros_actions(tree):
 
 
 def test_cameras_argument_is_a_comma_list_with_a_default(tree, helpers):
-    declared = {c.args[0].value: _keywords(c) for c in _calls(tree, 'DeclareLaunchArgument')}
+    declared = launch_ast.declared_names(tree, table)
+    assert declared == table.MULTI_CAMERA
     assert {'cameras', 'image_topic_pattern', 'params_file', 'namespace', 'device',
-            'head_weights', 'backbone_weights', 'log_level', 'use_sim_time'} <= set(declared)
-    for name, kwargs in declared.items():
-        assert len(kwargs['description'].value) > 15, name
-    assert declared['cameras']['default_value'].id == 'DEFAULT_CAMERAS'
-    assert helpers['DEFAULT_CAMERAS'] == 'front,left,rear'
+            'head_weights', 'backbone_weights', 'onnx_model', 'log_level',
+            'use_sim_time'} <= set(declared)
+    for name in declared:
+        assert len(table.ARGUMENTS[name].description) > 15, name
+    assert table.ARGUMENTS['cameras'].default == table.DEFAULT_CAMERAS == 'front,left,rear'
     parse = helpers['parse_cameras']
-    assert parse(helpers['DEFAULT_CAMERAS']) == ['front', 'left', 'rear']
+    assert parse(table.DEFAULT_CAMERAS) == ['front', 'left', 'rear']
     assert parse(' front , rear,') == ['front', 'rear']
     assert parse('') == []
 
 
 def test_each_camera_image_is_remapped_by_the_pattern(helpers):
     remap = helpers['camera_remappings']
-    assert remap(['front', 'rear'], helpers['DEFAULT_PATTERN']) == [
+    assert remap(['front', 'rear'], table.ARGUMENTS['image_topic_pattern'].default) == [
         ('front/image', '/front/image_raw'), ('rear/image', '/rear/image_raw')]
     assert remap(['left'], '/robot/{camera}/color/image_raw') == [
         ('left/image', '/robot/left/color/image_raw')]
     assert remap(['front'], ' ') == []
+
+
+def test_both_files_share_one_declaration_of_the_common_arguments(tree):
+    with open(os.path.join(ROOT, 'launch', 'segmentation.launch.py')) as stream:
+        single = launch_ast.declared_names(ast.parse(stream.read()), table)
+    shared = set(single) & set(table.MULTI_CAMERA)
+    assert shared == set(table.SHARED) and len(shared) == 13
+    assert not _calls(tree, 'DeclareLaunchArgument')  # no copy of a description here
+    read = launch_ast.configurations(tree)
+    assert read - set(table.NODE_OVERRIDES) <= set(table.MULTI_CAMERA)
+    assert set(table.MULTI_CAMERA) == read | set(table.NODE_OVERRIDES)
+    assert _calls(tree, 'non_empty_overrides') and _calls(tree, 'node_logger_name')
 
 
 def test_node_gets_the_yaml_and_the_camera_list(tree):
@@ -95,7 +110,7 @@ def test_node_gets_the_yaml_and_the_camera_list(tree):
     assert len(nodes) == 1
     node = nodes[0]
     assert node['package'].id == 'PACKAGE' and node['executable'].value == 'segmentation_node'
-    assert node['name'].value == 'segmentation'  # node-specific overrides (see the file)
+    assert node['name'].id == 'NODE_NAME' and table.NODE_NAME == 'segmentation'
     params = node['parameters'].elts
     assert _strings(params[0]) == ['params_file'] and params[1].id == 'overrides'
     assert node['remappings'].func.id == 'camera_remappings'

@@ -57,4 +57,15 @@ def test_usage_lists_choices_and_run_time_parameters():
     assert dynamic
     for spec in dynamic:
         assert f'  {spec.name} (default {spec.default!r}, changes at run time)' in text
-    assert 'One of: auto, torch, onnxruntime, openvino.' in text
+    assert 'One of: auto, torch, onnxruntime, openvino.' in ' '.join(text.split())
+
+
+def test_help_states_the_dtype_rule_and_the_label_encoding_the_code_uses():
+    from dinov3_seg_ros.core.postprocess import label_dtype
+    import numpy as np
+    text = ' '.join(usage('segmentation_node').split())
+    assert 'float16 on CUDA, float32 on CPU' not in text
+    assert ('auto (on the CPU bfloat16 when it has native bf16, AMX-BF16 or AVX512-BF16, else '
+            'float32; on CUDA bfloat16 where the GPU supports it, else float16)') in text
+    assert 'class ids (mono8 up to 256 classes, mono16 above)' in text
+    assert label_dtype(256) is np.uint8 and label_dtype(257) is np.uint16

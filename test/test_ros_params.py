@@ -75,7 +75,7 @@ def test_defaults_are_declared_with_descriptors(make_node):
     assert P.declare_parameters(node) == P.NodeParams()
     for spec in P.SPECS:
         descriptor = node.describe_parameter(spec.name)
-        assert descriptor.description == spec.description
+        assert descriptor.description == P.node_description(spec)
         assert descriptor.read_only == (spec.name not in P.RUNTIME_PARAMETERS), spec.name
     alpha = node.describe_parameter('overlay_alpha').floating_point_range[0]
     assert (alpha.from_value, alpha.to_value) == (0.0, 1.0)

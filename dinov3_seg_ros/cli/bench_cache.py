@@ -31,7 +31,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
-from dinov3_seg_ros.core.config import DEVICES, InputSize
+from dinov3_seg_ros.cli.options import add_option
+from dinov3_seg_ros.core.config import FrameSize
 from dinov3_seg_ros.core.errors import ConfigError
 
 
@@ -39,17 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the command-line interface."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-bench-cache',
                                      description=__doc__.split('\n\n')[0])
-    parser.add_argument('--backbone', default='vits16plus', help='(default: %(default)s)')
-    parser.add_argument('--backbone-weights', default='', metavar='PATH',
-                        help='optional; random weights time the same')
-    parser.add_argument('--size', default='640x640', help='WxH input (default: %(default)s)')
+    add_option(parser, 'backbone')
+    add_option(parser, 'backbone_weights', note='Random weights time the same.')
+    parser.add_argument('--size', default='640x640', metavar='WxH',
+                        help='input width x height, multiples of 16 (default: %(default)s)')
     parser.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
     parser.add_argument('--classes', type=int, default=134, help='(default: %(default)s)')
     parser.add_argument('--target-size', type=int, default=320,
                         help='loss resolution, 0 = image size (default: %(default)s)')
     parser.add_argument('--steps', type=int, default=5, help='timed steps per path')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps per path')
-    parser.add_argument('--device', default='auto', choices=DEVICES)
+    add_option(parser, 'device')
     parser.add_argument('--amp', default='auto', choices=('auto', 'off', 'bf16', 'fp16'),
                         help='CUDA autocast (CPU always fp32)')
     parser.add_argument('--json', action='store_true', help='print one JSON line')
@@ -79,13 +80,13 @@ def run_bench(args: argparse.Namespace) -> Dict[str, Any]:
     import numpy as np
     import torch
     from dinov3_seg_ros.core.backbone import build_backbone
-    from dinov3_seg_ros.core.flops import backbone_flops, head_flops
+    from dinov3_seg_ros.benchmark.flops import backbone_flops, head_flops
     from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
     from dinov3_seg_ros.training.distributed import pick_device
     from dinov3_seg_ros.training.losses import FocalDiceLoss
     from dinov3_seg_ros.training.optim import autocast_dtype, make_scaler, train_step
-    size = InputSize.parse(args.size)
-    if size.mode != 'fixed' or size.width % 16 or size.height % 16:
+    size = FrameSize.parse(args.size, '--size')
+    if size.width % 16 or size.height % 16:
         raise ConfigError(f'--size: expected WxH in multiples of 16, got {args.size!r}')
     device = pick_device(args.device)
     dtype = autocast_dtype(args.amp, device)

@@ -20,13 +20,14 @@ setuptools' console-script wrapper passes the returned code to sys.exit.
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any, Callable, Optional, Sequence
 
-from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
+from dinov3_seg_ros.cli.options import add_option, cli_terms
+from dinov3_seg_ros.core.config import ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError, Dinov3SegError, one_line
 
-RANDOM_SEED = 0  # = core.backends.torch_backend.RANDOM_SEED (not imported: it pulls in torch)
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -53,11 +54,15 @@ def run_cli(main_fn: Callable[[Optional[Sequence[str]]], Optional[int]],
             argv: Optional[Sequence[str]] = None) -> int:
     """Run main_fn(argv); a Dinov3SegError or OSError becomes one stderr line and exit code 2.
 
+    A ConfigError naming a model option by its node parameter name names the flag instead.
+
     Anything else is a bug and keeps its traceback. Ctrl-C exits with 130, quietly.
     """
     try:
         code = main_fn(argv)
     except (Dinov3SegError, OSError) as exc:
+        if isinstance(exc, ConfigError):  # 'onnx_model: ...' from the core -> '--onnx-model: ...'
+            exc = cli_terms(exc)
         print(error_line(exc), file=sys.stderr, flush=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -74,41 +79,15 @@ def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
                         help='only errors in the log')
 
 
+MODEL_OPTION_NAMES = ('backbone', 'backbone_weights', 'head_weights', 'classes_file',
+                      'input_size', 'device', 'dtype', 'backend', 'onnx_model', 'seed', 'warmup')
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> None:
     """Add the ModelConfig options every inference CLI accepts (see model_config_from_args)."""
     group = parser.add_argument_group('model')
-    group.add_argument('--backbone', default='vits16plus',
-                       help='DINOv3 variant: vits16, vits16plus, vitb16, vitl16, ... '
-                            '(default: %(default)s)')
-    group.add_argument('--backbone-weights', default='', metavar='PATH',
-                       help="Meta's DINOv3 .pth or a timm .safetensors (default: random weights)")
-    group.add_argument('--head-weights', action='append', default=[], metavar='PATH',
-                       help='head checkpoint (project .pth or the upstream bare model.pth); '
-                            'repeat for several heads on one backbone pass '
-                            '(default: a random head)')
-    group.add_argument('--classes', default='', metavar='PATH',
-                       help='class names, one per line (needed for the upstream model.pth to '
-                            'have names other than the default COCO panoptic list)')
-    group.add_argument('--input-size', default='',
-                       help="'native', a long side like 640 (aspect kept, multiples of 16) or "
-                            'a fixed WxH like 640x640 (default: the size the first '
-                            '--head-weights was trained at, else 640)')
-    group.add_argument('--device', default='auto', choices=DEVICES,
-                       help='auto picks CUDA when present (default: %(default)s)')
-    group.add_argument('--dtype', default='auto', choices=DTYPES,
-                       help='auto: bfloat16 on CPUs with native bf16 (AMX/AVX512-BF16), '
-                       'else float32; bfloat16 on CUDA where supported, else float16 '
-                       '(default: %(default)s)')
-    group.add_argument('--backend', default='auto', choices=BACKENDS,
-                       help='torch, onnxruntime (with --onnx), openvino (--onnx .onnx/.xml, '
-                       'or converted from torch), auto (backends.selection) '
-                       '(default: %(default)s)')
-    group.add_argument('--onnx', default='', metavar='PATH',
-                       help='fused .onnx model from dinov3-seg-export (needs --backend '
-                            'onnxruntime)')
-    add_seed_argument(group)
-    group.add_argument('--warmup', type=int, default=warmup,
-                       help='warm-up passes before the first real frame (default: %(default)s)')
+    for name in MODEL_OPTION_NAMES:
+        add_option(group, name, default=warmup if name == 'warmup' else None)
 
 
 def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,25 +100,38 @@ def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_seed_argument(parser: Any) -> None:
     """Add --seed: the seed of random weights, the same in every CLI and in training."""
-    parser.add_argument('--seed', type=int, default=RANDOM_SEED,
-                        help='seed of the random backbone/head weights used without '
-                             "--backbone-weights/--head-weights (dinov3-seg-train's run.seed; "
-                             'default: %(default)s)')
+    add_option(parser, 'seed')
 
 
-def check_onnx_backend(onnx: str, backend: str) -> None:
-    """--onnx is never silently ignored: it needs a backend that runs ONNX models."""
-    if onnx and backend == 'torch':
-        raise ConfigError(f'--onnx {onnx!r} needs --backend onnxruntime, openvino or auto (the '
-                          'torch backend '
-                          'builds the model from --backbone-weights/--head-weights)')
+def check_onnx_model(onnx_model: str, backend: str) -> None:
+    """--onnx-model is never silently ignored and names a file dinov3-seg-export wrote.
+
+    Raises ConfigError for the torch backend, a folder, or a missing file.
+    """
+    if not onnx_model:
+        return
+    if backend == 'torch':
+        raise ConfigError(f'--onnx-model {onnx_model!r} needs --backend onnxruntime, openvino '
+                          'or auto (the torch backend builds the model from '
+                          '--backbone-weights/--head-weights)')
+    if os.path.isdir(onnx_model):
+        raise ConfigError(f'--onnx-model: {onnx_model!r} is a directory: give the .onnx file '
+                          '(or OpenVINO .xml) that dinov3-seg-export wrote')
+    if not os.path.isfile(onnx_model):
+        raise ConfigError(f'--onnx-model: {onnx_model!r} not found: write one with '
+                          'dinov3-seg-export --out model.onnx')
 
 
-def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
-    """Build a validated ModelConfig from add_model_arguments' options (ConfigError if invalid)."""
-    check_onnx_backend(args.onnx, args.backend)
-    return ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
-                       head_weights=tuple(args.head_weights), classes_file=args.classes,
-                       input_size=args.input_size, device=args.device, dtype=args.dtype,
-                       backend=args.backend, onnx_model=args.onnx, warmup=args.warmup,
-                       seed=args.seed)
+def model_config_from_args(args: argparse.Namespace, **extra: Any) -> ModelConfig:
+    """Build a validated ModelConfig from add_model_arguments' options (ConfigError if invalid).
+
+    extra sets further fields (compile, threads, ...); errors name the flags.
+    """
+    check_onnx_model(args.onnx_model, args.backend)
+    fields = {name: getattr(args, name) for name in MODEL_OPTION_NAMES}
+    fields['head_weights'] = tuple(fields['head_weights'])
+    fields.update(extra)
+    try:
+        return ModelConfig(**fields)
+    except ConfigError as error:
+        raise cli_terms(error) from None  # run_cli would do it too; callers may catch it

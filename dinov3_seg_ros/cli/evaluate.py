@@ -33,7 +33,7 @@ import sys
 from typing import Any, Dict, Optional, Sequence
 
 from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
-from dinov3_seg_ros.core.config import DEVICES
+from dinov3_seg_ros.cli.options import add_option
 from dinov3_seg_ros.core.errors import ConfigError
 
 LOGGER = logging.getLogger('dinov3-seg-eval')
@@ -55,25 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
                              "(<data>/<split>/images + masks, <data>/classes.txt: training's "
                              "data.format folder) or auto (folder when <data>/<split>/images "
                              "exists) (default: %(default)s)")
-    parser.add_argument('--classes-file', default='', metavar='PATH',
-                        help="class names, one per line (default: the dataset's own file)")
-    parser.add_argument('--backbone-weights', default='', metavar='PATH',
-                        help="Meta's DINOv3 .pth or a .safetensors (default: random weights)")
-    parser.add_argument('--backbone', default='vits16plus',
-                        help='variant when the checkpoint does not name one (default: '
-                             '%(default)s)')
-    parser.add_argument('--input-size', default='', metavar='WxH',
-                        help='resize images to this size (default: the checkpoint\'s, else '
-                             f'{DEFAULT_SIZE}); a long side or native evaluates one by one')
+    add_option(parser, 'classes_file', note="Default: the dataset's own class names.")
+    add_option(parser, 'backbone_weights')
+    add_option(parser, 'backbone', note="Used when the checkpoint does not name one.")
+    add_option(parser, 'input_size', default='',
+               note=f"Default: the checkpoint's, else {DEFAULT_SIZE}; a fixed WxH evaluates in "
+                    'batches, a long side or native one image at a time.')
     parser.add_argument('--out', default='', metavar='DIR',
                         help='output folder (default: ./eval_<split>)')
     parser.add_argument('--batch-size', type=int, default=8, help='(default: %(default)s)')
     parser.add_argument('--workers', type=int, default=2, help='loader processes')
     parser.add_argument('--max-images', type=int, default=0, help='first N images only')
-    parser.add_argument('--device', default='auto', choices=DEVICES)
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of random backbone weights (without --backbone-weights; '
-                             "matches dinov3-seg-train's run.seed) (default: %(default)s)")
+    add_option(parser, 'device')
+    add_option(parser, 'seed')
     parser.add_argument('--resolution', default='original', choices=('original', 'input'),
                         help='score at the label files\' own size (default) or at the model '
                              'input size (the training-time val)')

@@ -22,7 +22,7 @@ ONNX, calibrated on --calibration-images (default: scikit-image's sample photos)
 
 Without --backbone-weights / --head-weights the random weights are the ones dinov3-seg-infer,
 -bench and -eval build from the same --seed (marked untrained in the metadata), so
-`--backend onnxruntime --onnx` gives the labels `--backend torch` gives.
+`--backend onnxruntime --onnx-model` gives the labels `--backend torch` gives.
 """
 
 import argparse
@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
-from dinov3_seg_ros.cli.common import run_cli, setup_logging
+from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
+from dinov3_seg_ros.cli.options import add_option
 from dinov3_seg_ros.core.config import InputSize, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 
@@ -45,26 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='dinov3-seg-export', description=__doc__.split('\n')[0].split(': ', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--backbone', default='vits16plus',
-                        help='DINOv3 variant (default: %(default)s)')
-    parser.add_argument('--backbone-weights', default='', metavar='PATH',
-                        help="Meta's DINOv3 .pth or a timm .safetensors (default: random "
-                             'weights, marked untrained in the metadata)')
-    parser.add_argument('--head-weights', nargs='*', default=[], metavar='PATH',
-                        help='head checkpoints: the upstream bare model.pth, project or '
-                             'training checkpoints; several heads share one backbone pass '
-                             '(default: a random head, marked untrained in the metadata)')
-    parser.add_argument('--classes', default='', metavar='PATH',
-                        help='class names of the first head, one per line (names the '
-                             'classes of the upstream model.pth or of the random head)')
-    add_seed_argument(parser)
+    for name in ('backbone', 'backbone_weights', 'head_weights', 'classes_file', 'seed'):
+        add_option(parser, name)
     parser.add_argument('--out', required=True, metavar='PATH', help='output .onnx file')
     parser.add_argument('--head-only', action='store_true',
                         help="export the head alone: 'features' (N,C,h,w) -> 'logits' "
                              '(for TensorRT pipelines that run the backbone themselves)')
-    parser.add_argument('--input-size', default=DEFAULT_SIZE,
-                        help="traced input WxH, or a long side like 640 (4:3 traced); the "
-                             'fixed size if dynamic H/W fails (default: %(default)s)')
+    add_option(parser, 'input_size', default=DEFAULT_SIZE,
+               note='Recorded in the model; the export traces a 640x480 frame at this size '
+                    '(fixed WxH as given, a long side at 4:3) and falls back to that fixed '
+                    'size if dynamic H/W fails.')
     parser.add_argument('--opset', type=int, default=18, help='ONNX opset (default: 18)')
     parser.add_argument('--exporter', default='auto', choices=('auto', 'dynamo', 'legacy'),
                         help='torch.onnx exporter; auto tries dynamo, then the TorchScript '
@@ -138,10 +128,10 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     int8 = _int8_plan(args) if args.int8 else None
     recorded, size = traced_size(args.input_size)
     if args.head_weights:
-        heads = [load_head_checkpoint(path, args.classes if i == 0 else '')
+        heads = [load_head_checkpoint(path, args.classes_file if i == 0 else '')
                  for i, path in enumerate(args.head_weights)]
     else:  # the random head infer/bench build from the same seed
-        heads = load_heads(ModelConfig(backbone=args.backbone, classes_file=args.classes,
+        heads = load_heads(ModelConfig(backbone=args.backbone, classes_file=args.classes_file,
                                        seed=args.seed), args.backbone)
     names = head_names_for(args.head_weights)
     grid = (size[0] // 16, size[1] // 16)

@@ -39,6 +39,7 @@ from dinov3_seg_ros.cli.common import add_model_arguments, add_overlay_arguments
 from dinov3_seg_ros.cli.common import add_verbosity_arguments
 from dinov3_seg_ros.cli.common import error_line, EXIT_ERROR, model_config_from_args
 from dinov3_seg_ros.cli.common import run_cli, setup_logging
+from dinov3_seg_ros.cli.options import add_option
 from dinov3_seg_ros.cli.infer_video import add_video_arguments, is_video, segment_video
 from dinov3_seg_ros.core.errors import ConfigError, ImageError, one_line
 
@@ -90,10 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                              '(.mp4, .mkv, .avi, .mov) to segment')
     parser.add_argument('--out-dir', required=True, metavar='DIR', help='output directory')
     add_model_arguments(parser)
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the backbone: ~19%% faster per image on the CPU, '
-                             'but 25-35 s of compiling first and more when the input shape '
-                             'changes (pays off for many images of one size)')
+    add_option(parser, 'compile', note='Pays off for many images of one size.')
     parser.add_argument('--save-features', action='store_true',
                         help='also write S_features.npy: (C, h, w) float32 head input')
     parser.add_argument('--save-logits', action='store_true',
@@ -137,6 +135,14 @@ def _check_inputs(images: Sequence[str]) -> List[str]:
                               'overwrite each other')
         stems.append(stem)
     return stems
+
+
+def make_out_dir(path: str) -> None:
+    """Create the --out-dir folder (and its parents); a file of that name is a ConfigError."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f'--out-dir: {path!r} is a file, not a folder: give a folder '
+                          '(it is created if missing)')
+    os.makedirs(path, exist_ok=True)
 
 
 def _segment_one(segmenter, path: str, out_base: str, args: argparse.Namespace) -> str:
@@ -192,14 +198,14 @@ def _tell_input_size(segmenter, path: str, told: set) -> None:
 def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    config = dataclasses.replace(model_config_from_args(args), compile=args.compile)
+    config = model_config_from_args(args, compile=args.compile)
     if (args.save_features or args.save_logits) and config.backend == 'auto':
         config = dataclasses.replace(config, backend='torch')  # features need the torch path
     if (args.save_features or args.save_logits) and config.backend != 'torch':
         raise ConfigError('--save-features/--save-logits need --backend torch')
     images = expand_inputs(args.images)
     stems = _check_inputs(images)
-    os.makedirs(args.out_dir, exist_ok=True)
+    make_out_dir(args.out_dir)
     from dinov3_seg_ros.core.segmenter import Segmenter  # torch import: after the cheap checks
     segmenter = Segmenter(config)
     failures = 0

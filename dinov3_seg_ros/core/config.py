@@ -16,7 +16,7 @@
 
 from dataclasses import dataclass, field
 import re
-from typing import Tuple, Union
+from typing import NamedTuple, Tuple, Union
 
 from .backends.selection import ENGINES
 from .errors import ConfigError
@@ -25,6 +25,34 @@ DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
 BACKENDS = ('auto',) + tuple(ENGINES)  # the registered engines (backends.selection)
 DEFAULT_LONG_SIDE = 640
+_WXH = re.compile(r'\s*(\d+)\s*[xX]\s*(\d+)\s*')
+
+
+class FrameSize(NamedTuple):
+    """A size in pixels, written W x H on the command line ('640x480' = width 640, height 480).
+
+    The one size parser of the package: arrays are (H, W), so index by name, not position.
+    """
+
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, text: str, option: str = 'size') -> 'FrameSize':
+        """Parse 'WxH' (x or X, spaces allowed); raises ConfigError naming option otherwise.
+
+        option '' leaves the name out (for an argparse type, which adds it itself).
+        """
+        match = _WXH.fullmatch(str(text))
+        where = f'{option}: ' if option else ''
+        if not match:
+            raise ConfigError(f'{where}expected WxH like 640x480, got {text!r}')
+        if min(int(match.group(1)), int(match.group(2))) < 1:
+            raise ConfigError(f'{where}size must be positive, got {text!r}')
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def __str__(self) -> str:
+        return f'{self.width}x{self.height}'
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,7 @@ class InputSize:
             if not 16 <= long_side <= 8192:
                 raise ConfigError(f'input_size: long side {long_side} outside [16, 8192]')
             return cls(mode='long', long_side=long_side)
-        match = re.fullmatch(r'(\d+)x(\d+)', value)
+        match = _WXH.fullmatch(value)
         if match:
             width, height = int(match.group(1)), int(match.group(2))
             if not (16 <= width <= 8192 and 16 <= height <= 8192):
@@ -128,7 +156,8 @@ class ModelConfig:
             if value not in allowed:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:
-            raise ConfigError('onnx_model: the onnxruntime backend needs an exported .onnx file')
+            raise ConfigError('onnx_model: the onnxruntime backend needs a fused .onnx file '
+                              '(write one with dinov3-seg-export)')
         if self.backend == 'torch' and self.onnx_model:
             raise ConfigError(f'onnx_model: backend torch never reads {self.onnx_model!r} (it '
                               'builds the model from backbone_weights/head_weights): set '

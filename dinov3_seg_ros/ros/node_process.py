@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 from rclpy.executors import Executor
 
 from ..core.errors import ConfigError, Dinov3SegError
+from ..core.options import OPTIONS
 
 PACKAGE = 'dinov3_seg_ros'
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -72,16 +73,29 @@ def ros_environment(domain_id: Optional[int] = None) -> Dict[str, str]:
                                              'FASTDDS_DEFAULT_PROFILES_FILE')}
 
 
-def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --params-file, --input-size, --backbone and --device (empty = the file's value)."""
+def add_override_arguments(parser: argparse.ArgumentParser,
+                           names: Sequence[str] = ('input_size', 'backbone', 'device')) -> None:
+    """Add --params-file and the flags of the node parameters names (not given: the file's).
+
+    Flags, choices and help come from the one option table (core/options.py); a parameter
+    taking several paths (head_weights) takes them like every CLI (see override_values).
+    """
     parser.add_argument('--params-file', default='',
                         help='node parameters (default: config/segmentation.yaml)')
-    parser.add_argument('--input-size', default='',
-                        help="override input_size, e.g. '320' (default: the params file's)")
-    parser.add_argument('--backbone', default='',
-                        help="override backbone (default: the params file's)")
-    parser.add_argument('--device', default='',
-                        help="override device (default: the params file's)")
+    for name in names:
+        spec = OPTIONS[name]
+        kwargs: dict = ({'nargs': '+', 'action': 'extend', 'default': []} if spec.several
+                        else {'default': '', 'choices': spec.choices or None})
+        parser.add_argument(spec.flag, metavar=spec.metavar or None, **kwargs,
+                            help=(spec.text(cli=True) + " (default: the params file's "
+                                  'value)').replace('%', '%%'))
+
+
+def override_values(args: argparse.Namespace, names: Sequence[str]) -> Dict[str, str]:
+    """{parameter: value} of add_override_arguments' flags; several paths comma-joined."""
+    values = {name: getattr(args, name) for name in names}
+    return {name: ','.join(value) if isinstance(value, list) else value
+            for name, value in values.items()}
 
 
 def console_command(script: str, module: str) -> List[str]:

@@ -14,6 +14,9 @@
 
 """The segmentation node's parameters: declared once with descriptors, read into a dataclass.
 
+The model parameters come from core/options.py (shared with the CLIs' flags); the node-only
+ones (cameras, transport, QoS, overlay) are declared here.
+
 Model and transport parameters are read-only (read at start-up); overlay_alpha, draw_labels,
 publish_overlay, publish_colored and enabled change at run time. head_weights takes one path,
 several comma-separated paths, or a YAML list of paths (every head shares one backbone pass).
@@ -21,7 +24,7 @@ several comma-separated paths, or a YAML list of paths (every head shares one ba
 
 from dataclasses import dataclass, replace
 import math
-from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterable, Mapping, Sequence, Tuple
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType, SetParametersResult)
@@ -29,8 +32,9 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ..core.config import BACKENDS, DTYPES, DEVICES, ModelConfig
+from ..core.config import ModelConfig
 from ..core.errors import ConfigError
+from ..core.options import MODEL_OPTIONS, Option
 from .cameras import camera_names
 from .qos import RELIABILITIES
 
@@ -38,66 +42,33 @@ TRANSPORTS = ('raw', 'compressed')
 RUNTIME_PARAMETERS = ('overlay_alpha', 'draw_labels', 'publish_overlay', 'publish_colored',
                       'enabled')
 CLASS_NAMES = 'class_names'
+ParamSpec = Option  # one node parameter: the model options and the node-only ones below
+SEVERAL = ' Give a path, comma-separated paths or a list.'
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: default, description and constraints (choices or a numeric range)."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = True
-    choices: Tuple[str, ...] = ()
-    value_range: Optional[Tuple[float, float]] = None
-    dynamic_typing: bool = False
-
-    def descriptor(self) -> ParameterDescriptor:
-        """Build the ParameterDescriptor that `ros2 param describe` shows."""
-        descriptor = ParameterDescriptor(name=self.name, description=self.description,
-                                         read_only=self.read_only,
-                                         dynamic_typing=self.dynamic_typing)
-        if not self.dynamic_typing:
-            descriptor.type = Parameter.Type.from_parameter_value(self.default).value
-        if self.choices:
-            descriptor.additional_constraints = 'one of: ' + ', '.join(self.choices)
-        if self.value_range and isinstance(self.default, float):
-            descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(self.value_range[0]), to_value=float(self.value_range[1]))]
-        elif self.value_range:
-            descriptor.integer_range = [IntegerRange(
-                from_value=int(self.value_range[0]), to_value=int(self.value_range[1]), step=1)]
-        return descriptor
+def node_description(spec: ParamSpec) -> str:
+    """Return the parameter's description in node terms (ros2 param describe, --help)."""
+    return spec.text() + (SEVERAL if spec.several else '')
 
 
-SPECS: Tuple[ParamSpec, ...] = (
-    ParamSpec('device', 'auto', 'Inference device: auto (CUDA if available, else CPU with a '
-              'warning), cpu, or cuda (start-up fails without CUDA).', choices=DEVICES),
-    ParamSpec('backbone', 'vits16plus', 'DINOv3 variant (vits16, vits16plus, vitb16, vitl16, '
-              'vith16plus, vit7b16); must match the head checkpoints.'),
-    ParamSpec('backbone_weights', '', 'DINOv3 backbone weights (Meta .pth or timm '
-              '.safetensors); empty = random weights, outputs marked UNTRAINED.'),
-    ParamSpec('head_weights', '', 'Head checkpoint(s): a path, comma-separated paths or a list; '
-              'the first head drives labels/overlay/colored, others publish '
-              'segmentation/heads/<name>/labels. Empty = random head (UNTRAINED).',
-              dynamic_typing=True),
-    ParamSpec('classes_file', '', 'Class names, one per line, for the first head; empty = the '
-              'names stored in the checkpoint.'),
-    ParamSpec('input_size', '', "Backbone input: long side in px ('640', aspect kept), "
-              "fixed 'WxH', or 'native'; empty = the size the first head checkpoint was "
-              "trained at, else '640'.", dynamic_typing=True),
-    ParamSpec('backend', 'auto', 'Inference backend: auto (torch on CUDA, else openvino when '
-              'installed, else torch), torch, onnxruntime or openvino.', choices=BACKENDS),
-    ParamSpec('onnx_model', '', 'Fused .onnx model exported by dinov3-seg-export, or an '
-              'OpenVINO IR .xml (backends onnxruntime, openvino, auto).'),
-    ParamSpec('dtype', 'auto', 'Compute dtype: auto (float16 on CUDA, float32 on CPU), '
-              'float32, float16 or bfloat16.', choices=DTYPES),
-    ParamSpec('warmup', 1, 'Warm-up inferences run before the first frame.',
-              value_range=(0, 100)),
-    ParamSpec('compile', False, 'torch backend: torch.compile the backbone at start-up, ~19% '
-              'faster on the CPU but 25-35 s more start-up (again when the frame shape differs '
-              'from the warm-up one: prefer a fixed input_size); falls back to eager with a '
-              'warning.'),
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """Build the ParameterDescriptor that `ros2 param describe` shows."""
+    result = ParameterDescriptor(name=spec.name, description=node_description(spec),
+                                 read_only=spec.read_only, dynamic_typing=spec.dynamic_typing)
+    if not spec.dynamic_typing:
+        result.type = Parameter.Type.from_parameter_value(spec.default).value
+    if spec.choices:
+        result.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    if spec.value_range and isinstance(spec.default, float):
+        result.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.value_range[0]), to_value=float(spec.value_range[1]))]
+    elif spec.value_range:
+        result.integer_range = [IntegerRange(
+            from_value=int(spec.value_range[0]), to_value=int(spec.value_range[1]), step=1)]
+    return result
+
+
+SPECS: Tuple[ParamSpec, ...] = tuple(o for o in MODEL_OPTIONS if o.node) + (
     ParamSpec('cameras', '', "Camera names (a list, or comma-separated): camera <name> reads "
               "<name>/image and publishes <name>/segmentation/...; the newest frame of every "
               "camera goes through the model as one batch. Empty = one camera on 'image'.",
@@ -188,9 +159,9 @@ def declare_parameters(node: Node) -> NodeParams:
     rejected = []
     for spec in SPECS:
         try:
-            node.declare_parameter(spec.name, spec.default, spec.descriptor())
+            node.declare_parameter(spec.name, spec.default, descriptor(spec))
         except ParameterException as exc:
-            node.declare_parameter(spec.name, spec.default, spec.descriptor(),
+            node.declare_parameter(spec.name, spec.default, descriptor(spec),
                                    ignore_override=True)
             rejected.append(f'parameter {spec.name}: {exc} (default {spec.default!r})')
     try:

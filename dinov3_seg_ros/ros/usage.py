@@ -18,7 +18,7 @@ import sys
 import textwrap
 from typing import List, Optional, Sequence
 
-from .params import CLASS_NAMES, SPECS
+from .params import CLASS_NAMES, node_description, SPECS
 
 TOPICS = '''\
 Subscribes (remap 'image' to your camera):
@@ -26,8 +26,8 @@ Subscribes (remap 'image' to your camera):
   image/compressed         sensor_msgs/CompressedImage (input_transport compressed)
   camera_info              sensor_msgs/CameraInfo, sibling of the image topic (optional)
 Publishes (relative to the node's namespace):
-  segmentation/labels      class ids (mono8; mono16 above 255 classes), camera resolution,
-                           the input image's header
+  segmentation/labels      class ids (mono8 up to 256 classes, mono16 above), camera
+                           resolution, the input image's header
   segmentation/confidence  mono8, 0-255 = max softmax probability (while subscribed)
   segmentation/camera_info the camera's camera_info with exactly the labels' header
   segmentation/overlay     rgb8 overlay; segmentation/overlay/compressed (JPEG)
@@ -63,8 +63,8 @@ def _parameters() -> List[str]:
     for spec in SPECS:
         flags = 'read-only' if spec.read_only else 'changes at run time'
         lines.append(f'  {spec.name} (default {spec.default!r}, {flags})')
-        text = spec.description + (f' One of: {", ".join(spec.choices)}.' if spec.choices
-                                   else '')
+        choices = f' One of: {", ".join(spec.choices)}.' if spec.choices else ''
+        text = node_description(spec) + choices
         lines += textwrap.wrap(text, 96, initial_indent='      ', subsequent_indent='      ',
                                break_on_hyphens=False)
     lines.append(f'  {CLASS_NAMES} (read-only, set by the node): class names of the heads')

@@ -35,15 +35,16 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..ros.image_codec import array_to_image
-from .image_publisher import parse_size, prepare_frame, sample_photo
+from .image_publisher import prepare_frame, sample_photo
 from ..ros.node_process import Child, node_command, spin_until, start, stop
+from ..core.config import FrameSize
 from ..core.errors import Dinov3SegError
 
 
 def camera_frame(size: str) -> Image:
     """Build a 'camera' message: the astronaut photo resized to WxH, rgb8."""
-    return array_to_image(prepare_frame(sample_photo('astronaut'), 'rgb8', parse_size(size)),
-                          'rgb8', Header(frame_id='camera'))
+    frame = prepare_frame(sample_photo('astronaut'), 'rgb8', FrameSize.parse(size, '--size'))
+    return array_to_image(frame, 'rgb8', Header(frame_id='camera'))
 
 
 def rss_kib(pid: int) -> int:

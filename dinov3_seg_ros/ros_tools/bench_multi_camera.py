@@ -40,6 +40,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from ..core.config import FrameSize
 from ..core.errors import ConfigError, Dinov3SegError
 from ..ros import image_codec as codec
 from ..ros.node_process import (add_override_arguments, Child, node_command, spin_until,
@@ -208,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Measure every camera count; print the summary (exit 1 with one line on failure)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.split('x'))
+    width, height = FrameSize.parse(args.size, '--size')  # already checked by size_text
     json_dir = os.path.dirname(os.path.abspath(args.json)) if args.json else ''
     if json_dir and not (os.path.isdir(json_dir) and os.access(json_dir, os.W_OK)):
         parser.error(f'argument --json: folder {json_dir!r} does not exist or is not writable')

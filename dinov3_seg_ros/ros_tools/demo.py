@@ -38,6 +38,7 @@ from sensor_msgs.msg import Image
 
 from ..ros.image_codec import image_to_rgb, image_view
 from ..ros.node_process import add_override_arguments, log_tail, node_command
+from ..ros.node_process import override_values
 from ..ros.node_process import PACKAGE, spin_until, start, stop
 from ..core.errors import ConfigError, Dinov3SegError, ImageError
 from .arguments import positive_float, positive_int
@@ -45,10 +46,12 @@ from .domain import tool_environment
 from .image_publisher import list_images, size_text
 
 
+OVERRIDES = ('input_size', 'backbone', 'device', 'backbone_weights', 'head_weights')
+
+
 def node_overrides(args: argparse.Namespace) -> Dict[str, str]:
     """Return the node parameters the demo overrides (empty = the params file's value)."""
-    return {'input_size': args.input_size, 'backbone': args.backbone, 'device': args.device,
-            'backbone_weights': args.backbone_weights, 'head_weights': args.head_weights}
+    return override_values(args, OVERRIDES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,11 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                              '~1-1.5 s per 640x480 frame)')
     parser.add_argument('--images', nargs='*', default=[],
                         help='image files/folders for the camera (default: sample photos)')
-    add_override_arguments(parser)
-    parser.add_argument('--backbone-weights', default='',
-                        help="override backbone_weights (default: the params file's)")
-    parser.add_argument('--head-weights', default='',
-                        help="override head_weights (default: the params file's)")
+    add_override_arguments(parser, OVERRIDES)
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
                              'else a private one per run)')

@@ -36,7 +36,8 @@ from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ..core.errors import Dinov3SegError, ImageError
+from ..core.config import FrameSize
+from ..core.errors import ConfigError, Dinov3SegError, ImageError
 from ..core.quiet_opencv import quiet_opencv
 from ..ros.image_codec import array_to_image
 from .arguments import non_negative_float, non_negative_int, positive_float
@@ -46,26 +47,15 @@ SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')
 ENCODINGS = ('rgb8', 'bgr8', 'mono8')
 
 
-def parse_size(text: str) -> Tuple[int, int]:
-    """Parse 'WxH' into (width, height); raises ValueError on anything else."""
-    parts = text.lower().split('x')
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError(f'expected WxH (e.g. 640x480), got {text!r}')
-    width, height = int(parts[0]), int(parts[1])
-    if width < 1 or height < 1:
-        raise ValueError(f'size must be positive, got {text!r}')
-    return width, height
-
-
-def _size_argument(text: str) -> Tuple[int, int]:
+def _size_argument(text: str) -> FrameSize:
     try:
-        return parse_size(text)
-    except ValueError as error:
+        return FrameSize.parse(text, '')  # argparse names the option
+    except ConfigError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def size_text(text: str) -> str:
-    """Check a WxH option with parse_size for argparse and keep it as the text 'WxH'."""
+    """Check a WxH option with FrameSize.parse for argparse; keep it as the text 'WxH'."""
     width, height = _size_argument(text)
     return f'{width}x{height}'
 
@@ -109,8 +99,8 @@ def sample_photo(name: str) -> np.ndarray:
 
 
 def prepare_frame(rgb: np.ndarray, encoding: str = 'rgb8',
-                  size: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """Resize (H, W, 3) RGB to size=(W, H) if given and convert it to the encoding.
+                  size: Optional[FrameSize] = None) -> np.ndarray:
+    """Resize (H, W, 3) RGB to size (FrameSize: width, height) if given; convert to encoding.
 
     Returns a C-contiguous (H, W, 3) array for rgb8/bgr8 or (H, W) for mono8.
     """

@@ -15,69 +15,37 @@
 """dinov3-seg-bench --compare: every installed backend and precision on the same photos.
 
 Rows: torch/float32 (the baseline), torch/bfloat16, onnxruntime/float32, openvino/float32,
-openvino/bfloat16 and openvino/int8 (--int8-model). Each row runs the same preprocessing and
-postprocessing around its engine on the skimage astronaut/coffee/chelsea photos resized to
---size: medians of --frames timed frames, and the agreement of its per-pixel labels and the
-cosine of its logits with the baseline's on the three photos.
+openvino/bfloat16 and openvino/int8 (an int8 IR, when given). Each row runs the same
+preprocessing and postprocessing around its engine on the skimage astronaut/coffee/chelsea
+photos resized to the camera size: medians of the timed frames, and the agreement of its
+per-pixel labels and the cosine of its logits with the baseline's on the three photos.
 """
 
-import argparse
-import json
+import dataclasses
 import os
 import statistics
-import subprocess
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from dinov3_seg_ros.core.config import ModelConfig
-from dinov3_seg_ros.core.errors import ConfigError
-from dinov3_seg_ros.core.precision import cpu_has_native_bf16
+from ..core.config import FrameSize, ModelConfig
+from ..core.errors import ConfigError
+from ..core.precision import cpu_has_native_bf16
+from .machine import cpu_model_name
+from .photos import photos
+from .temporary_export import export_temporary
 
-PHOTOS = ('astronaut', 'coffee', 'chelsea')
 BASELINE = 'torch/float32'
 Engine = Callable[[np.ndarray], List[np.ndarray]]
-COMPARE_HELP = ('compare torch fp32/bf16, onnxruntime, openvino fp32/bf16 (and --int8-model) '
-                'on the same photos; feature_cosine is the cosine of the logits (flattened) '
-                'with torch fp32, as the engines do not expose features')
-
-
-def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --compare, --frames and --int8-model to the dinov3-seg-bench parser."""
-    parser.add_argument('--compare', action='store_true', help=COMPARE_HELP)
-    parser.add_argument('--frames', type=int, default=10,
-                        help='--compare: timed frames per row (default: %(default)s)')
-    parser.add_argument('--int8-model', default='', metavar='PATH',
-                        help='--compare: an int8 OpenVINO IR (.xml) to add as a row')
-
-
-def cpu_model_name() -> str:
-    """Return the lscpu "Model name" (empty when lscpu is missing)."""
-    try:
-        out = subprocess.run(['lscpu'], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ''
-    for line in out.splitlines():
-        if line.startswith('Model name:'):
-            return line.split(':', 1)[1].strip()
-    return ''
-
-
-def photos(height: int, width: int) -> List[np.ndarray]:
-    """Return the skimage sample photos as (height, width, 3) uint8 RGB."""
-    import cv2
-    from skimage import data
-    return [np.ascontiguousarray(cv2.resize(getattr(data, name)(), (width, height),
-                                            interpolation=cv2.INTER_LINEAR))
-            for name in PHOTOS]
+Row = Tuple[str, str, Callable[[], Engine]]
 
 
 def torch_engine(segmenter: Any, dtype: Any) -> Engine:
     """Run the torch segmenter's backbone and heads under autocast(dtype) on the CPU."""
     import torch
-    from dinov3_seg_ros.core.device import autocast
+    from ..core.device import autocast
     engine = segmenter.engine  # a TorchBackend: the baseline segmenter is torch
 
     def run(x: np.ndarray) -> List[np.ndarray]:
@@ -89,8 +57,7 @@ def torch_engine(segmenter: Any, dtype: Any) -> Engine:
 
 def openvino_engine(path: str, precision: str, cache_dir: str, threads: int) -> Engine:
     """Compile path with the OpenVINO backend, precision 'f32' | 'bf16' | '' (dtype auto)."""
-    from dinov3_seg_ros.core.backends.openvino import OpenVinoBackend
-    from dinov3_seg_ros.core.config import ModelConfig
+    from ..core.backends.openvino import OpenVinoBackend
     dtype = {'f32': 'float32', 'bf16': 'bfloat16'}.get(precision, 'auto')
     config = ModelConfig(backend='openvino', onnx_model=path, dtype=dtype, threads=threads,
                          openvino_cache_dir=cache_dir, warmup=0)
@@ -139,25 +106,28 @@ def cosine(logits: Sequence[Sequence[np.ndarray]],
     return float(a @ b / norm) if norm else 0.0
 
 
-def plan_rows(args: argparse.Namespace, segmenter: Any, tmp: str, in_size: Tuple[int, int],
-              threads: int, notes: List[str]) -> List[Tuple[str, str, Callable[[], Engine]]]:
-    """(backend, precision, engine factory) of every row to run, noting what is skipped."""
+def plan_rows(config: ModelConfig, segmenter: Any, tmp: str, in_size: Tuple[int, int],
+              threads: int, notes: List[str], exporter: str = 'auto',
+              int8_model: str = '') -> List[Row]:
+    """(backend, precision, engine factory) of every row to run, noting what is skipped.
+
+    in_size is the model input (H, W) the temporary ONNX export is traced at.
+    """
     import torch
-    from dinov3_seg_ros.cli.bench import export_temporary
-    native = cpu_has_native_bf16()
-    rows = [('torch', 'float32', lambda: torch_engine(segmenter, torch.float32)),
-            ('torch', 'bfloat16', lambda: torch_engine(segmenter, torch.bfloat16))]
-    if not native:
+    rows: List[Row] = [
+        ('torch', 'float32', lambda: torch_engine(segmenter, torch.float32)),
+        ('torch', 'bfloat16', lambda: torch_engine(segmenter, torch.bfloat16))]
+    if not cpu_has_native_bf16():
         notes.append('torch/bfloat16 is emulated: this CPU has no amx_bf16/avx512_bf16')
     onnx: Dict[str, str] = {}
 
     def onnx_path() -> str:
         if 'path' not in onnx:
-            onnx['path'] = export_temporary(args, tmp, in_size)
+            onnx['path'] = export_temporary(config, tmp, in_size, exporter)
         return onnx['path']
     try:
-        from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
-        from dinov3_seg_ros.core.backends.ort_session import import_onnxruntime
+        from ..core.backends.onnxruntime import OnnxRuntimeBackend
+        from ..core.backends.ort_session import import_onnxruntime
         import_onnxruntime()
         rows.append(('onnxruntime', 'float32',
                      lambda: OnnxRuntimeBackend(onnx_path(), 'cpu', threads=threads)))
@@ -169,47 +139,50 @@ def plan_rows(args: argparse.Namespace, segmenter: Any, tmp: str, in_size: Tuple
         for precision, hint in (('float32', 'f32'), ('bfloat16', 'bf16')):
             rows.append(('openvino', precision,
                          lambda hint=hint: openvino_engine(onnx_path(), hint, cache, threads)))
-        if args.int8_model:
+        if int8_model:
             rows.append(('openvino', 'int8',
-                         lambda: openvino_engine(args.int8_model, '', cache, threads)))
+                         lambda: openvino_engine(int8_model, '', cache, threads)))
     except ImportError:
         notes.append('openvino not installed: its rows are skipped')
-        if args.int8_model:
-            notes.append('--int8-model needs openvino: skipped')
+        if int8_model:
+            notes.append('the int8 model needs openvino: skipped')
     return rows
 
 
-def compare(args: argparse.Namespace) -> Dict[str, Any]:
-    """Run every row and return the report (see the module docstring)."""
+def compare(config: ModelConfig, size: FrameSize, frames: int, exporter: str = 'auto',
+            int8_model: str = '') -> Dict[str, Any]:
+    """Run every row on the CPU and return the report (see the module docstring).
+
+    config gives the model (weights, input_size, seed, threads; its backend and dtype are
+    the rows'); frames is the number of timed frames per row.
+    """
     import torch
-    from dinov3_seg_ros.cli.bench import parse_size
-    from dinov3_seg_ros.core.host import physical_cores
-    from dinov3_seg_ros.core.segmenter import Segmenter
-    if args.frames < 1:
+    from ..core.host import physical_cores
+    from ..core.segmenter import Segmenter
+    if frames < 1:
         raise ConfigError('--frames must be >= 1')
-    if args.int8_model and not os.path.isfile(args.int8_model):
-        raise ConfigError(f'--int8-model: {args.int8_model!r} is not a file')
-    height, width = parse_size(args.size)
-    threads = args.threads or physical_cores()
+    if int8_model and not os.path.isfile(int8_model):
+        raise ConfigError(f'--int8-model: {int8_model!r} is not a file')
+    threads = config.threads or physical_cores()
     torch.set_num_threads(threads)
     notes = ['CPU only; one warm-up pass per photo, then --frames timed frames per row']
-    segmenter = Segmenter(ModelConfig(
-        backbone=args.backbone, backbone_weights=args.backbone_weights,
-        head_weights=tuple(args.head_weights), input_size=args.input_size, device='cpu',
-        backend='torch', dtype='float32', warmup=0, seed=args.seed))
-    frames = photos(height, width)
-    info = segmenter.preprocessor.resize_info(frames[0])
+    segmenter = Segmenter(dataclasses.replace(config, device='cpu', backend='torch',
+                                              dtype='float32', onnx_model='', warmup=0,
+                                              compile=False))
+    images = photos(size.height, size.width)
+    info = segmenter.preprocessor.resize_info(images[0])
     rows: List[Dict[str, Any]] = []
     reference: Tuple[Any, Any] = ([], [])
     with tempfile.TemporaryDirectory(prefix='dinov3-seg-compare-') as tmp:
         for backend, precision, factory in plan_rows(
-                args, segmenter, tmp, (info.in_height, info.in_width), threads, notes):
+                config, segmenter, tmp, (info.in_height, info.in_width), threads, notes,
+                exporter, int8_model):
             try:
                 engine = factory()
             except Exception as error:  # noqa: BLE001  an engine that cannot load is a note
                 notes.append(f'{backend}/{precision} skipped: {type(error).__name__}: {error}')
                 continue
-            ms, logits, labels = run_row(engine, segmenter, frames, args.frames)
+            ms, logits, labels = run_row(engine, segmenter, images, frames)
             if not rows:
                 reference = (logits, labels)
             rows.append({'backend': backend, 'precision': precision,
@@ -220,8 +193,8 @@ def compare(args: argparse.Namespace) -> Dict[str, Any]:
     for row in rows:
         row['speedup'] = round(base / row['total_ms'], 3) if row['total_ms'] > 0 else 0.0
     return {'baseline': BASELINE, 'cpu': cpu_model_name(), 'cpu_flags_bf16': cpu_has_native_bf16(),
-            'backbone': segmenter.backbone_name, 'size': f'{width}x{height}',
-            'input_size': f'{info.in_width}x{info.in_height}', 'frames': args.frames,
+            'backbone': segmenter.backbone_name, 'size': str(size),
+            'input_size': f'{info.in_width}x{info.in_height}', 'frames': frames,
             'threads': threads, 'rows': rows, 'notes': notes}
 
 
@@ -238,16 +211,3 @@ def format_table(report: Dict[str, Any]) -> str:
                      f"{row['feature_cosine']:>10.5f}")
     lines += [f'note: {note}' for note in report['notes']]
     return '\n'.join(lines)
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """Print the comparison as one JSON object (--json) or a table."""
-    report = compare(args)
-    print(json.dumps(report, sort_keys=True) if args.json else format_table(report))
-    return 0
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run dinov3-seg-bench --compare (argv without --compare is accepted)."""
-    from dinov3_seg_ros.cli import bench
-    return bench.main(['--compare'] + list(argv or []))

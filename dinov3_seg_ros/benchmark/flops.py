@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from .backbone import DinoV3Backbone
-from .heads import build_head, HeadConfig
+from ..core.backbone import DinoV3Backbone
+from ..core.heads import build_head, HeadConfig
 
 
 def _sdpa_cpu_flops(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
