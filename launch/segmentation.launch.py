@@ -29,6 +29,7 @@ Everything sits in one scoped GroupAction: the launch arguments and the Fast DDS
 includes this one. log_level sets the level of the node's logger only.
 """
 
+import os
 import tempfile
 from typing import List
 
@@ -39,6 +40,7 @@ from dinov3_seg_ros.ros.launch_arguments import SINGLE_CAMERA
 from launch import LaunchContext, LaunchDescription, Substitution
 from launch.actions import EmitEvent, GroupAction, RegisterEventHandler
 from launch.conditions import IfCondition, UnlessCondition
+from launch.event_handlers import OnShutdown
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
@@ -49,6 +51,7 @@ from lifecycle_msgs.msg import Transition
 import yaml
 
 PACKAGE = 'dinov3_seg_ros'
+WRITTEN: List[str] = []  # override files this launch wrote: removed at shutdown
 
 
 class NonEmptyOverrides(Substitution):
@@ -67,7 +70,17 @@ class NonEmptyOverrides(Substitution):
         with tempfile.NamedTemporaryFile('w', prefix='dinov3_seg_overrides_', suffix='.yaml',
                                          delete=False) as stream:
             yaml.safe_dump({'/**': {'ros__parameters': values}}, stream)
+        WRITTEN.append(stream.name)
         return stream.name
+
+
+def remove_override_files(event: object, context: LaunchContext) -> None:
+    """Delete the override files NonEmptyOverrides wrote (at launch shutdown)."""
+    while WRITTEN:
+        try:
+            os.unlink(WRITTEN.pop())
+        except FileNotFoundError:
+            pass
 
 
 class NodeLoggerName(Substitution):
@@ -137,5 +150,6 @@ def generate_launch_description() -> LaunchDescription:
     # scoped: argument defaults and environment stay inside; forwarding: the including file's
     # (or the command line's) values for these arguments still reach them.
     arguments = declarations(SINGLE_CAMERA, share_dir)
+    cleanup = RegisterEventHandler(OnShutdown(on_shutdown=remove_override_files))
     return LaunchDescription([GroupAction(arguments + [plain, managed, rviz],
-                                          scoped=True, forwarding=True)])
+                                          scoped=True, forwarding=True), cleanup])

@@ -183,7 +183,8 @@ def test_everything_is_scoped_and_the_fastdds_profile_is_per_process(launch_tree
                 if isinstance(n, ast.Return)]
     assert len(returned) == 1 and returned[0].func.id == 'LaunchDescription'
     entities = returned[0].args[0].elts
-    assert len(entities) == 1 and entities[0].func.id == 'GroupAction'
+    assert len(entities) == 2 and entities[0].func.id == 'GroupAction'
+    assert entities[1].id == 'cleanup'  # the override files' removal at shutdown
     group = _keywords(entities[0])
     assert group['scoped'].value is True and group['forwarding'].value is True
     inside = ast.dump(entities[0].args[0])
@@ -220,3 +221,18 @@ def test_rviz_node_is_conditional(launch_tree):
     assert condition.func.id == 'IfCondition' and _strings(condition) == ['use_rviz']
     profile = _strings(rviz[0]['additional_env'])
     assert profile == ['FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_profile']
+
+
+def test_override_files_are_removed_at_shutdown(launch_tree, tmp_path):
+    handler = _calls(launch_tree, 'OnShutdown')
+    assert len(handler) == 1 and _keywords(handler[0])['on_shutdown'].id == 'remove_override_files'
+    perform = ast.dump(_function(launch_tree, 'NonEmptyOverrides'))
+    assert "attr='append'" in perform and "Name(id='WRITTEN'" in perform
+    written = [str(tmp_path / f'overrides_{i}.yaml') for i in range(2)]
+    for path in written:
+        open(path, 'w').close()
+    module = ast.Module(body=[_function(launch_tree, 'remove_override_files')], type_ignores=[])
+    space = {'os': os, 'LaunchContext': object, 'WRITTEN': list(written) + [written[0]]}
+    exec(compile(module, 'segmentation.launch.py', 'exec'), space)
+    space['remove_override_files'](None, None)  # a file already gone is no error
+    assert not any(os.path.exists(p) for p in written) and space['WRITTEN'] == []
