@@ -30,7 +30,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, cpu_model_name, run_compare
-from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
+from dinov3_seg_ros.cli.common import add_cache_arguments, add_seed_argument
+from dinov3_seg_ros.cli.common import add_verbosity_arguments, cache_dir
 from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backbone-weights', default='', metavar='PATH')
     parser.add_argument('--head-weights', action='append', default=[], metavar='PATH')
     add_seed_argument(parser)
+    add_cache_arguments(parser)
     parser.add_argument('--input-size', default='640',
                         help="model input: long side, WxH or 'native' (default: %(default)s)")
     parser.add_argument('--repeat', type=int, default=10, help='timed frames (default: 10)')
@@ -186,7 +188,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                              head_weights=tuple(args.head_weights), input_size=args.input_size,
                              device=args.device, dtype=args.dtype, backend=args.backend,
                              onnx_model=onnx_path, warmup=0, compile=args.compile,
-                             seed=args.seed, threads=args.threads)
+                             seed=args.seed, threads=args.threads,
+                             cache_dir=cache_dir(args))
         segmenter = Segmenter(config)  # compiles the backbone now with --compile
         if args.compile:
             notes.append(compile_note(segmenter))

@@ -106,8 +106,24 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
                        help='fused .onnx model from dinov3-seg-export (needs --backend '
                             'onnxruntime)')
     add_seed_argument(group)
+    add_cache_arguments(group)
     group.add_argument('--warmup', type=int, default=warmup,
                        help='warm-up passes before the first real frame (default: %(default)s)')
+
+
+def add_cache_arguments(parser: Any) -> None:
+    """Add --cache-dir / --no-cache: the model cache (backends.model_cache), read by cache_dir."""
+    parser.add_argument('--cache-dir', default='', metavar='DIR',
+                        help='model cache: the OpenVINO IR converted once when no --onnx is '
+                             'given (default: $XDG_CACHE_HOME/dinov3_seg_ros, else '
+                             '~/.cache/dinov3_seg_ros)')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='no model cache: convert at every start')
+
+
+def cache_dir(args: argparse.Namespace) -> str:
+    """ModelConfig.cache_dir from --cache-dir / --no-cache ('none' when off)."""
+    return 'none' if getattr(args, 'no_cache', False) else getattr(args, 'cache_dir', '')
 
 
 def add_seed_argument(parser: Any) -> None:
@@ -133,4 +149,4 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
                        head_weights=tuple(args.head_weights), classes_file=args.classes,
                        input_size=args.input_size, device=args.device, dtype=args.dtype,
                        backend=args.backend, onnx_model=args.onnx, warmup=args.warmup,
-                       seed=args.seed)
+                       seed=args.seed, cache_dir=cache_dir(args))

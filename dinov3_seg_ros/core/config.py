@@ -88,7 +88,9 @@ class ModelConfig:
     backend: auto (backends.selection: torch on CUDA, else openvino when installed, else
     torch), torch, onnxruntime or openvino; onnx_model: a fused .onnx (onnxruntime,
     openvino) or an OpenVINO IR .xml; threads: CPU threads of onnxruntime/openvino (0: the
-    physical cores); openvino_cache_dir: OpenVINO's compiled-model cache.
+    physical cores); openvino_cache_dir: OpenVINO's compiled-blob cache (default: under
+    cache_dir); cache_dir: the model cache (backends.model_cache: '' = the default
+    $XDG_CACHE_HOME/dinov3_seg_ros, 'none' = off).
     """
 
     backbone: str = 'vits16plus'
@@ -102,6 +104,7 @@ class ModelConfig:
     onnx_model: str = ''
     threads: int = 0
     openvino_cache_dir: str = ''
+    cache_dir: str = ''
     warmup: int = 1
     compile: bool = False
     seed: int = 0

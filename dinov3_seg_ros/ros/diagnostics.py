@@ -39,6 +39,8 @@ class WindowReport:
     total_output: int
     total_dropped: int
     total_malformed: int
+    ignored: int = 0  # frames that arrived while 'enabled' was false
+    total_ignored: int = 0
 
 
 class WindowStats:
@@ -47,14 +49,14 @@ class WindowStats:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0}
+        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0, 'ignored': 0}
         self._start = clock()
         self._window = dict(self._totals)
         self._latencies: List[float] = []
         self._processing: List[float] = []
 
     def count(self, event: str) -> None:
-        """Count one 'input', 'dropped' or 'malformed' event."""
+        """Count one 'input', 'dropped', 'malformed' or 'ignored' (not enabled) event."""
         with self._lock:
             self._window[event] += 1
             self._totals[event] += 1
@@ -85,7 +87,8 @@ class WindowStats:
             processing_mean_ms=_mean(processing) * 1e3,
             dropped=window['dropped'], malformed=window['malformed'],
             total_input=totals['input'], total_output=totals['output'],
-            total_dropped=totals['dropped'], total_malformed=totals['malformed'])
+            total_dropped=totals['dropped'], total_malformed=totals['malformed'],
+            ignored=window['ignored'], total_ignored=totals['ignored'])
 
 
 def _mean(values: List[float]) -> float:
@@ -120,6 +123,8 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
         'dropped_frames_total': str(report.total_dropped),
         'malformed_messages': str(report.malformed),
         'malformed_messages_total': str(report.total_malformed),
+        'ignored_frames': str(report.ignored),
+        'ignored_frames_total': str(report.total_ignored),
         'frames_in_total': str(report.total_input),
         'frames_out_total': str(report.total_output),
         'window_s': f'{report.period_s:.2f}',

@@ -97,6 +97,9 @@ SPECS: Tuple[ParamSpec, ...] = (
               'faster on the CPU but 25-35 s more start-up (again when the frame shape differs '
               'from the warm-up one: prefer a fixed input_size); falls back to eager with a '
               'warning.'),
+    ParamSpec('cache_dir', '', "Model cache (OpenVINO IR converted once when no onnx_model is "
+              "given, and OpenVINO's compiled blobs): '' = $XDG_CACHE_HOME/dinov3_seg_ros "
+              "(else ~/.cache/dinov3_seg_ros), a folder, or 'none' = off."),
     ParamSpec('cameras', '', "Camera names (a list, or comma-separated): camera <name> reads "
               "<name>/image and publishes <name>/segmentation/...; the newest frame of every "
               "camera goes through the model as one batch. Empty = one camera on 'image'.",
@@ -140,6 +143,7 @@ class NodeParams:
     dtype: str = 'auto'
     warmup: int = 1
     compile: bool = False
+    cache_dir: str = ''
     cameras: Tuple[str, ...] = ()
     input_transport: str = 'raw'
     input_reliability: str = 'best_effort'
@@ -168,7 +172,8 @@ class NodeParams:
                            head_weights=self.head_weights, classes_file=self.classes_file,
                            input_size=self.input_size, device=self.device, dtype=self.dtype,
                            backend=self.backend, onnx_model=self.onnx_model,
-                           warmup=self.warmup, compile=self.compile)
+                           warmup=self.warmup, compile=self.compile,
+                           cache_dir=self.cache_dir)
 
 
 def split_paths(value: Any) -> Tuple[str, ...]:

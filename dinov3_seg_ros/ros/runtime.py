@@ -142,6 +142,7 @@ class SegmentationRuntime:
         """Validate and hand the message to the worker; never blocks on inference."""
         channel.stats.count('input')
         if not self._params().enabled:
+            channel.stats.count('ignored')
             return
         try:
             self._check(msg)
