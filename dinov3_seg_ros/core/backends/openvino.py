@@ -16,13 +16,14 @@
 
 The model is config.onnx_model, a fused .onnx from dinov3-seg-export or an OpenVINO IR .xml
 (its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the export.metadata
-dict, plus 'precision': 'int8' for quantized models); without one, the torch model of the
-config is converted in memory (openvino.convert_model; torch needed then). Precision: bf16
-(INFERENCE_PRECISION_HINT) when the dtype resolves to bfloat16 (precision.resolve_dtype),
-else f32; threads: config.threads or the physical cores; compiled models are cached in
-CACHE_DIR (config.openvino_cache_dir, default ~/.cache/dinov3_seg_ros/openvino). Input
-shapes stay dynamic ([-1, 3, -1, -1]) unless the model is fixed-size. Neither this module
-nor the inference path imports torch.
+dict, plus 'precision': 'int8' for quantized models); without one, the IR of the model
+cache (cache_builder.model_file: converted once from the torch model in a child process,
+so this process never imports torch). Precision: bf16 (INFERENCE_PRECISION_HINT) when the
+dtype resolves to bfloat16 (precision.resolve_dtype), else f32; threads: config.threads or
+the physical cores; compiled blobs are cached in CACHE_DIR (config.openvino_cache_dir,
+default <cache_dir>/openvino; none with cache_dir 'none'); the CPU plugin keeps its
+per-input-shape state for at most RUNTIME_CACHE shapes. Input shapes stay dynamic
+([-1, 3, -1, -1]) unless the model is fixed-size. Only convert_from_torch imports torch.
 """
 
 import logging
@@ -39,7 +40,7 @@ from .base import Backend, checked_backbone
 from .onnxruntime import physical_cores
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'dinov3_seg_ros', 'openvino')
+RUNTIME_CACHE = 16  # input shapes whose CPU-plugin state is kept (a camera may change size)
 OV_PRECISION = {'float32': 'f32', 'bfloat16': 'bf16', 'float16': 'f16'}
 
 
@@ -85,6 +86,19 @@ def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str
     return ov.Core().read_model(path), read_metadata(path)
 
 
+def set_blob_cache(core: Any, config: Any) -> None:
+    """Point OpenVINO's CACHE_DIR at config.openvino_cache_dir or <cache_dir>/openvino."""
+    from .model_cache import blob_dir, resolve_cache_dir
+    folder = config.openvino_cache_dir or blob_dir(resolve_cache_dir(config.cache_dir))
+    if not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:  # an unwritable cache: the model cache warned already, run uncached
+        return
+    core.set_property({'CACHE_DIR': folder})
+
+
 class OpenVinoBackend(Backend):
     """A fused model compiled by OpenVINO; __call__ takes a float32 numpy batch."""
 
@@ -99,11 +113,11 @@ class OpenVinoBackend(Backend):
 
     def _build(self, ov: Any, config: Any, folder: str) -> None:
         core, path = ov.Core(), config.onnx_model
+        self.device, target = self._target(core, config.device)  # fails before any conversion
         if not path:
-            LOGGER.info('openvino: no onnx_model given, converting the torch %s model',
-                        config.backbone)
-            model, self.metadata = convert_from_torch(config, ov, folder)
-        elif not os.path.isfile(path):
+            from .cache_builder import model_file
+            path = model_file(config, folder)  # the cached IR (converted once, elsewhere)
+        if not os.path.isfile(path):
             raise CheckpointError(f'OpenVINO model not found: {path!r}')
         else:
             try:
@@ -112,14 +126,13 @@ class OpenVinoBackend(Backend):
                 raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
                                       f'{one_line(exc, 200)}') from None
             self.metadata = ir_metadata(model, path)
-        shown = config.onnx_model or f'{config.backbone} (converted from torch)'
+        shown = config.onnx_model or f'{config.backbone} (IR {path})'
         self.describe(self.metadata, shown, checked_backbone(config), config.classes_file)
         if len(model.outputs) != len(self.head_names):
             raise CheckpointError(f'{shown!r}: {len(model.outputs)} outputs but metadata '
                                   f'describes {len(self.head_names)} heads')
         if self._fixed is None and model.inputs[0].get_partial_shape().is_static:
             model.reshape([-1, 3, -1, -1])
-        self.device, target = self._target(core, config.device)
         dtype, reason = resolve_dtype(config.dtype, 'cpu' if target == 'CPU' else 'cuda')
         self.precision_reason = reason
         if self.metadata.get('precision') == 'int8':
@@ -127,13 +140,12 @@ class OpenVinoBackend(Backend):
         else:
             self.precision = dtype if dtype in OV_PRECISION else 'float32'
         self.threads = int(getattr(config, 'threads', 0) or physical_cores())
-        cache = getattr(config, 'openvino_cache_dir', '') or DEFAULT_CACHE
-        os.makedirs(cache, exist_ok=True)
-        core.set_property({'CACHE_DIR': cache})
+        set_blob_cache(core, config)
         properties = {'INFERENCE_PRECISION_HINT': OV_PRECISION.get(dtype, 'f32'),
                       'PERFORMANCE_HINT': 'LATENCY'}
         if target == 'CPU':
-            properties['INFERENCE_NUM_THREADS'] = self.threads
+            properties.update(INFERENCE_NUM_THREADS=self.threads,
+                              CPU_RUNTIME_CACHE_CAPACITY=RUNTIME_CACHE)
         LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
                     self.precision, reason, self.threads)
         try:
