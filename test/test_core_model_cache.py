@@ -204,3 +204,29 @@ def test_cached_model_equals_the_fresh_conversion(built, tmp_path):
     direct = core.compile_model(fresh, 'CPU').create_infer_request()
     a, b = np.array(cached.infer({0: x})[0]), np.array(direct.infer({0: x})[0])
     assert np.array_equal(a.argmax(1), b.argmax(1)) and np.allclose(a, b, atol=1e-4)
+
+
+LATER_START = '''
+import sys
+import numpy as np
+from dinov3_seg_ros.core.config import ModelConfig
+from dinov3_seg_ros.core.segmenter import Segmenter
+seg = Segmenter(ModelConfig(backbone='vits16', input_size='64', device='cpu', warmup=1,
+                            cache_dir=sys.argv[1]))
+frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+labels = seg(frame).labels
+maps = open('/proc/self/maps').read()
+print(seg.backend, sorted(m for m in ('torch', 'torchvision', 'timm') if m in sys.modules),
+      'libtorch' in maps, int(labels.sum()))
+'''
+
+
+def test_a_later_start_reads_the_entry_without_torch(built):
+    """backend auto, no model file: the Segmenter reads the entry; torch never loads."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    out = subprocess.run([sys.executable, '-c', LATER_START, str(built[0])], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    backend, modules, libtorch, _ = out.stdout.split(' ', 3)
+    assert (backend, modules, libtorch) == ('openvino', '[]', 'False')
+    assert 'Warning' not in out.stderr  # no third-party warning on a default start

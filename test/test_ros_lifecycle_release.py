@@ -23,11 +23,13 @@ import weakref
 
 import pytest
 import rclpy
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
 from dinov3_seg_ros.ros.lifecycle_node import SegmentationLifecycleNode
 
 pytestmark = [pytest.mark.ros]
+OK = TransitionCallbackReturn.SUCCESS
 
 
 @pytest.fixture
@@ -47,14 +49,14 @@ def test_cleanup_releases_the_model_and_engine(context, backend, tmp_path):
                                      namespace='/release_test')
     try:
         for _ in range(3):
-            assert node.trigger_configure().label == 'inactive'
+            assert node.trigger_configure() == OK
             segmenter = weakref.ref(node.segmenter)
             engine = weakref.ref(node.segmenter.engine)
             runtime = weakref.ref(node.runtime)
             assert node.segmenter.backend == backend
-            assert node.trigger_activate().label == 'active'
-            assert node.trigger_deactivate().label == 'inactive'
-            assert node.trigger_cleanup().label == 'unconfigured'
+            assert node.trigger_activate() == OK
+            assert node.trigger_deactivate() == OK
+            assert node.trigger_cleanup() == OK and node.segmenter is None
             gc.collect()
             assert (segmenter(), engine(), runtime()) == (None, None, None)
     finally:

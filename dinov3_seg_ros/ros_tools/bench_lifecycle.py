@@ -56,6 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Cycle the node and print RSS after every cleanup."""
     args = build_parser().parse_args(argv)
     import rclpy
+    from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
     from ..ros.lifecycle_node import SegmentationLifecycleNode
     rclpy.init()
@@ -71,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         for _ in range(args.cycles):
             started = time.perf_counter()
-            if node.trigger_configure().label != 'inactive':
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise SystemExit('configure failed')
             configure_s.append(time.perf_counter() - started)
             node.trigger_activate()
