@@ -61,8 +61,12 @@ def test_auto_warns_when_openvino_is_missing(monkeypatch, caplog):
     monkeypatch.setattr(selection, '_LOGGED', set())
     config = ModelConfig(backend='auto', device='cpu')
     assert selection.resolve_backend(config) == ('torch', 'CPU only, openvino not installed')
-    import dinov3_seg_ros.core.backends.torch_backend as torch_backend
-    monkeypatch.setattr(torch_backend, 'TorchBackend', lambda config: 'built')
+
+    class Built:
+        @classmethod
+        def from_config(cls, config):
+            return 'built'
+    monkeypatch.setattr(selection, 'backend_class', lambda name: Built)
     with caplog.at_level('WARNING', logger=selection.__name__):
         assert selection.create_backend(config) == 'built'
     assert 'pip install openvino' in caplog.text

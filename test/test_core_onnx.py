@@ -121,7 +121,7 @@ def test_metadata_round_trips(fused, lively_head, backbone):
     assert meta == json.loads(json.dumps(result.metadata))
     backend = OnnxRuntimeBackend(result.path, device='cpu')
     assert backend.metadata == meta and backend.kind == 'fused'
-    assert backend.class_names == [head.class_names]
+    assert backend.info.class_names == (tuple(head.class_names),)
     assert meta['head_names'] == ['lively'] and meta['backbone'] == 'vits16plus'
     assert meta['mean'] == pytest.approx(backbone.mean)
     assert meta['std'] == pytest.approx(backbone.std)
@@ -166,7 +166,8 @@ def test_two_heads_get_numbered_outputs_and_their_own_classes(tmp_path):
                                       size=(32, 48), exporter='legacy')
     backend = OnnxRuntimeBackend(path, device='cpu')
     assert backend.output_names == ['logits_0', 'logits_1']
-    assert backend.class_names == [heads[0].class_names, heads[1].class_names]
+    expected = (tuple(heads[0].class_names), tuple(heads[1].class_names))
+    assert backend.info.class_names == expected
     assert result.metadata['untrained'] is True  # random backbone
     outputs = backend(torch.randn(1, 3, 48, 32).numpy())
     assert [o.shape for o in outputs] == [(1, 3, 3, 2), (1, 5, 3, 2)]
@@ -187,7 +188,7 @@ def test_fixed_size_fallback_is_recorded_and_enforced(monkeypatch, tmp_path):
                                       exporter='legacy')
     assert not result.dynamic and result.failures
     backend = OnnxRuntimeBackend(path, device='cpu')
-    assert backend.metadata['input_size'] == '48x32' and backend.fixed_size() == (32, 48)
+    assert backend.metadata['input_size'] == '48x32' and backend.info.fixed_size == (32, 48)
     module = onnx_export.FusedModel(backbone, onnx_export.prepare_heads([head]))
     assert check_parity(path, module, torch.randn(1, 3, 32, 48)).max_abs_diff <= 1e-4
     with pytest.raises(ConfigError, match='expects'):

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError, Dinov3SegError, one_line
 
-RANDOM_SEED = 0  # = core.segmenter.RANDOM_SEED (not imported: it pulls in torch)
+RANDOM_SEED = 0  # = core.backends.torch_backend.RANDOM_SEED (not imported: it pulls in torch)
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
