@@ -39,6 +39,7 @@ from std_msgs.msg import Header
 
 from . import image_codec as codec
 from ..core.errors import ImageError
+from ..core.heap import trim_heap
 from ..core.segmenter import SegmentationResult, Segmenter
 from .camera_channel import CameraChannel
 from .diagnostics import build_status
@@ -137,6 +138,7 @@ class SegmentationRuntime:
         torch = sys.modules.get('torch')
         if on_cuda and torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
+        trim_heap()  # the freed model's memory back to the OS: RSS flat over cycles
 
     def _on_image(self, channel: CameraChannel, msg: Any) -> None:
         """Validate and hand the message to the worker; never blocks on inference."""
