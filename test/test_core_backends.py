@@ -191,8 +191,10 @@ import sys
 import numpy as np
 from dinov3_seg_ros.core.config import ModelConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
-seg = Segmenter(ModelConfig(backend='openvino', onnx_model=sys.argv[1], backbone='vits16',
-                            device='cpu', input_size='64', warmup=1))
+seg = Segmenter(ModelConfig(backend='auto', onnx_model=sys.argv[1], backbone='vits16',
+                            device='auto', input_size='64', warmup=1))
+assert seg.backend == 'openvino'  # auto decided without torch (cuda_probe)
+assert 'libtorch' not in open('/proc/self/maps').read()
 frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
 result = seg(frame, overlay=True, colored=True, confidence=True)
 batch = seg.segment_batch([frame, frame[:, :40]])
@@ -201,7 +203,7 @@ print(sorted(m for m in ('torch', 'torchvision', 'timm') if m in sys.modules))
 '''
 
 
-def test_openvino_inference_never_imports_torch(fused):
+def test_auto_with_a_model_file_never_imports_torch(fused):
     env = dict(os.environ, PYTHONPATH=REPO)
     out = subprocess.run([sys.executable, '-c', TORCH_FREE, fused], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=300)
