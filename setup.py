@@ -56,6 +56,7 @@ setup(
             'dinov3-seg-demo = dinov3_seg_ros.ros_tools.demo:main',
             'dinov3-seg-ros-bench = dinov3_seg_ros.ros_tools.bench:main',
             'dinov3-seg-ros-bench-multicam = dinov3_seg_ros.ros_tools.bench_multi_camera:main',
+            'dinov3-seg-bag = dinov3_seg_ros.ros_tools.bag:main',
             'dinov3-seg-infer = dinov3_seg_ros.cli.infer:main',
             'dinov3-seg-bench = dinov3_seg_ros.cli.bench:main',
             'dinov3-seg-export = dinov3_seg_ros.cli.export:main',

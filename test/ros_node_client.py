@@ -12,9 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Test-side helpers: segmentation_node as a subprocess and a ROS client that talks to it."""
+"""Test-side helpers: segmentation_node as a subprocess and a ROS client that talks to it.
+
+The node test modules share their fixtures' bodies from here: a head checkpoint to load
+(write_head), a client in its own context (ros_client) and a started node (start_node).
+"""
 
 from collections import defaultdict
+from contextlib import contextmanager
 from functools import partial
 import itertools
 import os
@@ -24,9 +29,14 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from typing import Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray
+from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
+from dinov3_seg_ros.core.heads import build_head, HeadConfig
+import pytest
+import rclpy
 from rcl_interfaces.msg import ParameterValue, SetParametersResult
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.executors import SingleThreadedExecutor
@@ -34,7 +44,11 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+import torch
 
+CLASSES = ['sky', 'road', 'car', 'tree', 'person']
+START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
+REPLY_S = 120.0
 OUTPUTS = {'labels': '/segmentation/labels', 'overlay': '/segmentation/overlay',
            'colored': '/segmentation/colored',
            'second_head': '/segmentation/heads/second_head/labels',
@@ -218,3 +232,49 @@ class NodeClient:
         """Stop spinning and destroy the client node."""
         self._executor.shutdown()
         self.node.destroy_node()
+
+
+def write_head(path: Any, num_classes: int = len(CLASSES)) -> str:
+    """Write a seeded vits16 head checkpoint with the first num_classes CLASSES; its path."""
+    torch.manual_seed(0)
+    config = HeadConfig(in_channels=384, num_classes=num_classes, proj_channels=32,
+                        branch_channels=16)
+    state = {k: v.clone() for k, v in build_head(config).state_dict().items()}
+    save_head_checkpoint(str(path), HeadCheckpoint(state, config, CLASSES[:num_classes],
+                                                   backbone='vits16'))
+    return str(path)
+
+
+@contextmanager
+def ros_client(image_topic: str, node_name: str,
+               subscriptions: Optional[Mapping[str, str]] = None) -> Iterator[NodeClient]:
+    """A NodeClient in its own rclpy context, also storing {name: topic} subscriptions."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    client = NodeClient(context, image_topic, node_name)
+    try:
+        for name, topic in (subscriptions or {}).items():
+            client.subscribe(name, topic)
+        yield client
+    finally:
+        client.close()
+        rclpy.try_shutdown(context=context)
+
+
+def start_node(client: NodeClient, inputs: Sequence[str], tmp: Any, name: str,
+               params_file: str, *ros_args: str) -> NodeProcess:
+    """Start segmentation_node and wait until it subscribes to every input topic.
+
+    Fails the test with the node's output when it exits or does not subscribe in START_S.
+    """
+    process = NodeProcess(tmp, name, params_file, *ros_args)
+    subscribed = client.wait_until(
+        lambda: all(client.node.count_subscribers(topic) > 0 for topic in inputs)
+        or process.proc.poll() is not None, START_S)
+    if process.proc.poll() is not None or not subscribed:
+        exited = process.proc.poll() is not None
+        code = process.stop()
+        what = (f'exited with {code}' if exited else
+                f'did not subscribe to {list(inputs)} within {START_S:.0f} s')
+        pytest.fail(f'node {name} {what}:\n{process.output()}')
+    return process

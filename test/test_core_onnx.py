@@ -39,8 +39,9 @@ from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.config import ModelConfig  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
-from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
-from dinov3_seg_ros.core.backends.onnxruntime import provider_plan, TRT  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA  # noqa: E402
+from dinov3_seg_ros.core.backends.ort_session import provider_plan, TRT  # noqa: E402
 from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.export.parity import check_parity, compare_outputs  # noqa: E402
 from dinov3_seg_ros.core.export.parity import reference_outputs  # noqa: E402

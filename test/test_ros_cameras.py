@@ -12,19 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The cameras parameter, the per-camera frame slots and the multi-camera benchmark setups.
+"""The cameras parameter and the multi-camera benchmark setups (frame slots: test_ros_frame_slot).
 
-No DDS traffic: names are checked, slots driven from threads, rcl's parameter merging read
-through a Node, and the benchmark's commands built (its runs are in bench_multi_camera.py).
+No DDS traffic: names are checked, rcl's parameter merging read through a Node, and the
+benchmark's commands built (its runs are in bench_multi_camera.py).
 """
 
 import os
-import threading
-import time
 
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.ros.cameras import camera_names
-from dinov3_seg_ros.ros.frame_slot import FrameSlots
 from dinov3_seg_ros.ros.params import params_from_values
 import pytest
 import rclpy
@@ -51,25 +48,6 @@ def test_bad_camera_lists_raise_one_config_error(value, word):
     with pytest.raises(ConfigError, match='^cameras: ') as info:
         params_from_values({'cameras': value})
     assert word in str(info.value)
-
-
-def test_frame_slots_keep_the_newest_frame_per_camera():
-    slots = FrameSlots(['front', 'left', 'rear'])
-    assert slots.put('rear', 1) is False
-    assert slots.put('front', 2) is False
-    assert slots.put('rear', 3) is True  # replaced an unprocessed frame
-    assert list(slots.take_all(timeout=0).items()) == [('front', 2), ('rear', 3)]  # key order
-    assert slots.take_all(timeout=0.01) == {}
-    woke = []
-    waiter = threading.Thread(target=lambda: woke.append(slots.take_all(timeout=30)))
-    waiter.start()
-    time.sleep(0.05)
-    slots.put('left', 4)
-    waiter.join(5)
-    assert woke == [{'left': 4}]
-    slots.put('left', 5)
-    slots.close()
-    assert slots.closed and slots.take_all(timeout=30) == {}
 
 
 @pytest.mark.parametrize('extra,expected', [
@@ -108,8 +86,14 @@ def test_benchmark_setups_and_bad_arguments(capsys):
                                                        '/mcbench_sep_2_1/segmentation/labels']
     assert not any('cameras' in arg for cmd in separate.commands for arg in cmd)
     assert len(bench.setups(1, '', {})) == 1
-    assert bench.main(['--size', 'big']) == 1
-    assert bench.main(['--cameras', '0']) == 1
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(line.startswith('dinov3-seg-ros-bench-multicam: ')
-                                 for line in err)
+    for argv, message in ((['--size', 'big'], "argument --size: expected WxH (e.g. 640x480), "
+                                              "got 'big'"),
+                          (['--cameras', '0'], "argument --cameras: must be >= 1, got '0'"),
+                          (['--rate', '0'], "argument --rate: must be > 0, got '0'"),
+                          (['--json', '/nonexistent/x.json'], "argument --json: folder "
+                                                              "'/nonexistent' does not exist")):
+        with pytest.raises(SystemExit) as exit_info:  # a usage error before any node starts
+            bench.main(argv)
+        err = capsys.readouterr().err.splitlines()
+        assert exit_info.value.code == 2 and 'Traceback' not in err
+        assert err[-1].startswith(f'dinov3-seg-ros-bench-multicam: error: {message}'), err

@@ -38,7 +38,8 @@ INSTALLED = (
     'share/ament_index/resource_index/packages/dinov3_seg_ros',
 )
 EXECUTABLES = ('segmentation_node', 'segmentation_lifecycle_node', 'image_publisher',
-               'dinov3-seg-demo', 'dinov3-seg-ros-bench', 'dinov3-seg-infer', 'dinov3-seg-export')
+               'dinov3-seg-demo', 'dinov3-seg-ros-bench', 'dinov3-seg-infer', 'dinov3-seg-export',
+               'dinov3-seg-bag')
 
 
 def _colcon():

@@ -17,6 +17,7 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -25,7 +26,8 @@ import pytest
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.overlay import draw_banner
 from dinov3_seg_ros.ros import node_process
-from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_stages, demo
+from dinov3_seg_ros.ros_tools import bench, bench_closed_loop, bench_multi_camera, bench_stages
+from dinov3_seg_ros.ros_tools import demo, image_publisher
 from dinov3_seg_ros.ros_tools.domain import resolve_domain_id, tool_environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +51,28 @@ def test_node_command_overrides_only_given_values():
         os.path.join('config', 'segmentation.yaml'))
     overrides = [command[i + 1] for i, arg in enumerate(command) if arg == '-p']
     assert overrides == ['input_size:=64', 'device:=cpu']
+
+
+def test_report_of_one_frame_gives_its_latency_and_no_rate():
+    one = SimpleNamespace(received_at=[10.0], latencies_ms=[812.4])
+    line = demo.report(one)
+    assert line == ('1 frame: latency (camera stamp -> overlay received) 812 ms; '
+                    'no frame rate from a single frame (use --frames 2 or more)')
+    three = SimpleNamespace(received_at=[10.0, 11.0, 12.0], latencies_ms=[900, 800, 700])
+    assert demo.report(three).startswith('3 frames: 1.00 fps received, latency')
+
+
+@pytest.mark.parametrize('parser', [demo.build_parser, image_publisher.build_parser,
+                                    bench.build_parser, bench_multi_camera.build_parser])
+def test_every_option_help_states_its_default(parser):
+    parser = parser()
+    undocumented = [action.option_strings or action.dest for action in parser._actions
+                    if action.dest != 'help' and 'default' not in (action.help or '')]
+    assert not undocumented
+    text = parser.format_help()
+    for action in parser._actions:
+        if isinstance(action.default, (int, float, str)) and '%(default)' in action.help:
+            assert f'default: {action.default}' in ' '.join(text.split()), action.dest
 
 
 def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
@@ -109,11 +133,56 @@ def test_bench_domain_id_option_and_bad_environment(tmp_path):
     assert bench.build_parser().parse_args([]).domain_id is None
     env = {**os.environ, 'ROS_DOMAIN_ID': 'seven'}
     result = subprocess.run([sys.executable, '-m', 'dinov3_seg_ros.ros_tools.bench', '--frames',
-                             '0', '--stage-frames', '0'], cwd=tmp_path, env=env,
+                             '0', '--stage-frames', '1'], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input, before anything is measured
     assert result.stderr.strip().splitlines() == [
         "dinov3-seg-ros-bench: ROS_DOMAIN_ID='seven' is not an integer"]
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--frames', '0'], "argument --frames: must be >= 1, got '0'"),
+    (['--rate', '-2'], "argument --rate: must be > 0, got '-2'"),
+    (['--size', '640'], "argument --size: expected WxH (e.g. 640x480), got '640'"),
+    (['--timeout', 'never'], "argument --timeout: expected a number, got 'never'")])
+def test_demo_bad_numbers_are_usage_errors_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:  # before any process starts
+        demo.main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f'dinov3-seg-demo: error: {message}'
+
+
+def test_demo_bad_paths_are_one_line_before_any_process_starts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(os, 'environ', dict(os.environ))  # the demo exports DDS settings
+    monkeypatch.setattr(demo, 'start', lambda *a: pytest.fail('a process started'))
+    a_file = tmp_path / 'taken'
+    a_file.write_text('')
+    cases = ((['--out-dir', str(a_file)], f"--out-dir '{a_file}' is a file; name a folder"),
+             (['--out-dir', '/proc/no/such'], "--out-dir '/proc/no/such' cannot be created: "),
+             (['--params-file', str(tmp_path / 'nope.yaml'), '--out-dir', str(tmp_path / 'o')],
+              f"--params-file '{tmp_path / 'nope.yaml'}' does not exist; give a node "),
+             (['--params-file', str(tmp_path), '--out-dir', str(tmp_path / 'o')],
+              f"--params-file '{tmp_path}' is a folder"),
+             (['--images', str(tmp_path / 'o'), '--out-dir', str(tmp_path / 'o')],
+              f'--images: no image files in folder: {tmp_path / "o"}'),
+             (['--images', str(tmp_path / 'cat.png'), '--out-dir', str(tmp_path / 'o')],
+              f'--images: no such file or folder: {tmp_path / "cat.png"}'))
+    for argv, message in cases:
+        assert demo.main(argv) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(f'dinov3-seg-demo: {message}'), err
+
+
+def test_ros_bench_with_nothing_to_measure_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(['--frames', '0', '--stage-frames', '0'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        'dinov3-seg-ros-bench: error: nothing to measure: --frames, --stage-frames and '
+        '--rss-frames are all 0')
+    with pytest.raises(SystemExit):
+        bench.main(['--rss-size', '1x'])
+    assert "argument --rss-size: expected WxH" in capsys.readouterr().err
 
 
 @pytest.mark.ros

@@ -22,6 +22,7 @@ import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from test_core_quiet_opencv import corrupt_png
 
 
 def make_image(pixels: np.ndarray, encoding: str, pad: int = 0,
@@ -195,10 +196,12 @@ def test_compressed_jpeg_is_close(rgb):
 
 
 @pytest.mark.parametrize('data,reason', [(b'', 'empty'), (b'not an image at all', 'decode'),
-                                         (b'\x89PNG\r\n\x1a\n' + b'\0' * 40, 'decode')])
-def test_bad_compressed_data_raises(data, reason):
+                                         (b'\x89PNG\r\n\x1a\n' + b'\0' * 40, 'decode'),
+                                         (corrupt_png(), 'decode')])
+def test_bad_compressed_data_raises(data, reason, capfd):
     with pytest.raises(ImageError, match=reason):
         codec.compressed_to_rgb(CompressedImage(format='png', data=data))
+    assert capfd.readouterr().err == ''  # the package's error only, no OpenCV log line
 
 
 def test_labels_pack_as_mono8_or_mono16_with_the_input_header():

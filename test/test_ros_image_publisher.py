@@ -25,6 +25,7 @@ import pytest
 
 from dinov3_seg_ros.core.errors import ImageError
 from dinov3_seg_ros.ros_tools import image_publisher as ip
+from test_core_quiet_opencv import corrupt_png
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -96,7 +97,7 @@ def test_cli_bad_path_is_one_line_error(tmp_path):
         [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher',
          str(tmp_path / 'nope.png')],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input
     assert 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f'image_publisher: no such file or folder: {tmp_path / "nope.png"}']
@@ -164,7 +165,7 @@ def test_publishes_sorted_folder_as_mono8(tmp_path, photos):
 @pytest.mark.ros
 def test_unreadable_file_in_a_folder_is_skipped_with_a_warning(tmp_path, photos):
     _write_png(tmp_path / '00_chelsea.png', photos['chelsea'][:48, :64])
-    (tmp_path / '01_broken.png').write_bytes(b'not a png at all')
+    (tmp_path / '01_broken.png').write_bytes(corrupt_png())
     _write_png(tmp_path / '02_coffee.png', photos['coffee'][:48, :64])
     received, output = _receive('test_camera_skip', [str(tmp_path), '--rate', '20',
                                                      '--reliable'],
@@ -176,18 +177,32 @@ def test_unreadable_file_in_a_folder_is_skipped_with_a_warning(tmp_path, photos)
         assert any(np.array_equal(frame, e) for e in expected)
     warnings = [line for line in output.splitlines() if 'skipping' in line]
     assert len(warnings) == 1 and '01_broken.png' in warnings[0]  # warned once, not per loop
+    assert '[ WARN' not in output and '[ERROR' not in output  # no OpenCV line beside it
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--count', '-1'], "argument --count: must be >= 0, got '-1'"),
+    (['--rate', '0'], "argument --rate: must be > 0, got '0'"),
+    (['--wait-subscribers', 'soon'], "argument --wait-subscribers: expected a number, got "
+                                     "'soon'"),
+    (['--resize', '0x5'], "argument --resize: size must be positive, got '0x5'")])
+def test_bad_numbers_are_usage_errors_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ip.main(['image_publisher', *argv])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f'image_publisher: error: {message}'
 
 
 def test_folder_without_a_readable_image_is_one_line_error(tmp_path):
-    for name in ('a.png', 'b.jpg'):
-        (tmp_path / name).write_bytes(b'garbage')
+    (tmp_path / 'a.png').write_bytes(corrupt_png())  # OpenCV itself would log 2 lines
+    (tmp_path / 'b.jpg').write_bytes(b'garbage')
     result = subprocess.run(
         [sys.executable, '-m', 'dinov3_seg_ros.ros_tools.image_publisher', str(tmp_path)],
         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith('image_publisher:')]
-    assert errors == ['image_publisher: none of the 2 image files is readable']
-    assert 'Traceback' not in result.stderr
+    assert result.returncode == 2  # bad input
+    assert result.stderr.splitlines() == [  # one line for one event, no skip warnings
+        'image_publisher: none of the 2 image files is readable (missing or corrupt): '
+        f'{tmp_path / "a.png"}, {tmp_path / "b.jpg"}']
 
 
 @pytest.mark.ros

@@ -24,6 +24,8 @@ import os
 import time
 import xml.etree.ElementTree as ET
 
+from dinov3_seg_ros.ros import params as node_params
+from dinov3_seg_ros.ros_tools import image_publisher
 import launch_ast
 import pytest
 import yaml
@@ -177,8 +179,7 @@ def test_node_action_runs_the_console_script(launch_tree, setup_kwargs):
 
 
 def test_overrides_are_node_parameters():
-    params = pytest.importorskip('dinov3_seg_ros.ros.params')
-    assert set(OVERRIDES) <= set(params.parameter_names())
+    assert set(OVERRIDES) <= set(node_params.parameter_names())
 
 
 def test_log_level_applies_to_the_node_logger_only(launch_tree):
@@ -244,18 +245,17 @@ def test_rviz_node_is_conditional(launch_tree):
 
 
 def test_parameter_yaml_matches_the_node_declarations():
-    params = pytest.importorskip('dinov3_seg_ros.ros.params')
     path = os.path.join(ROOT, 'config', 'segmentation.yaml')
     with open(path) as stream:
         document = yaml.safe_load(stream)
     assert list(document) == ['/**'], 'parameters must apply in any namespace / node name'
     values = document['/**']['ros__parameters']
-    declared = set(params.parameter_names()) - {params.CLASS_NAMES}
+    declared = set(node_params.parameter_names()) - {node_params.CLASS_NAMES}
     assert set(values) == declared, (set(values) ^ declared)
-    for spec in params.SPECS:  # ROS parameter types are strict: 1 is not a double
+    for spec in node_params.SPECS:  # ROS parameter types are strict: 1 is not a double
         if not spec.dynamic_typing:
             assert type(values[spec.name]) is type(spec.default), spec.name
-    params.params_from_values(values)  # choices and ranges hold
+    node_params.params_from_values(values)  # choices and ranges hold
 
 
 def test_rviz_config_shows_the_segmentation_topics():
@@ -263,9 +263,8 @@ def test_rviz_config_shows_the_segmentation_topics():
         config = yaml.safe_load(stream)
     manager = config['Visualization Manager']
     assert manager['Global Options']['Fixed Frame']
-    publisher = pytest.importorskip('dinov3_seg_ros.ros_tools.image_publisher')
     # the frame the demo camera stamps its images with (README: set your camera's frame)
-    frame_id = publisher.build_parser().parse_args([]).frame_id
+    frame_id = image_publisher.build_parser().parse_args([]).frame_id
     assert manager['Global Options']['Fixed Frame'] == frame_id
     images = {d['Topic']['Value']: d for d in manager['Displays']
               if d['Class'] == 'rviz_default_plugins/Image'}

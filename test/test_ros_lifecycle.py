@@ -24,11 +24,11 @@ import sys
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import pytest
-import rclpy
 from std_srvs.srv import SetBool
 
-from ros_node_client import NodeClient, NodeProcess, stamp_key
-from test_ros_node import CLASSES, REPLY_S, rgb_message, START_S, write_head, write_params
+from ros_node_client import (CLASSES, NodeProcess, REPLY_S, ros_client, stamp_key, START_S,
+                             write_head)
+from test_ros_node import rgb_message, write_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -39,13 +39,8 @@ QUIET_S = 3.0  # how long 'no output' is watched
 
 @pytest.fixture(scope='module')
 def client():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    client = NodeClient(context, '/lc_cam/image', NODE)
-    client.subscribe('lc_labels', LABELS)
-    yield client
-    client.close()
-    rclpy.try_shutdown(context=context)
+    with ros_client('/lc_cam/image', NODE, {'lc_labels': LABELS}) as client:
+        yield client
 
 
 def state(client):

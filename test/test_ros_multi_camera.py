@@ -17,14 +17,12 @@
 One segmentation_node subprocess (vits16 with random weights, input_size 64, a 5-class head)
 serves cameras front (64x48), left (48x64) and rear (80x40, remapped) over real DDS on
 loopback; a client node in this process publishes and listens (the camera list and the
-per-camera frame slots without DDS: test_ros_cameras.py).
+per-camera frame slots without DDS: test_ros_cameras.py, test_ros_frame_slot.py).
 """
 
 import time
 
 import cv2
-from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
-from dinov3_seg_ros.core.heads import build_head, HeadConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
 from dinov3_seg_ros.ros import image_codec as codec
 from dinov3_seg_ros.ros.params import params_from_values
@@ -33,15 +31,12 @@ import pytest
 import rclpy
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
-import torch
 
-from ros_node_client import NodeClient, NodeProcess, stamp_key
+from ros_node_client import (NodeProcess, REPLY_S, ros_client, stamp_key, start_node, START_S,
+                             write_head)
 
 pytestmark = pytest.mark.ros
 
-CLASSES = ['sky', 'road', 'car', 'tree', 'person']
-START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
-REPLY_S = 120.0
 NS = '/mc'
 SIZES = {'front': (64, 48), 'left': (48, 64), 'rear': (80, 40)}  # (width, height)
 INPUTS = {'front': f'{NS}/front/image', 'left': f'{NS}/left/image',
@@ -49,15 +44,6 @@ INPUTS = {'front': f'{NS}/front/image', 'left': f'{NS}/left/image',
 
 
 # --- one node, three cameras, over DDS --------------------------------------------------------
-
-def write_head(path):
-    torch.manual_seed(0)
-    config = HeadConfig(in_channels=384, num_classes=len(CLASSES), proj_channels=32,
-                        branch_channels=16)
-    state = {k: v.clone() for k, v in build_head(config).state_dict().items()}
-    save_head_checkpoint(str(path), HeadCheckpoint(state, config, CLASSES, backbone='vits16'))
-    return str(path)
-
 
 MODEL = {'backbone': 'vits16', 'device': 'cpu', 'warmup': 0, 'input_size': '64'}
 
@@ -75,25 +61,16 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def client():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    client = NodeClient(context, INPUTS['front'], f'{NS}/segmentation')
-    for camera in SIZES:
-        client.subscribe(f'{camera}_labels', f'{NS}/{camera}/segmentation/labels')
-    yield client
-    client.close()
-    rclpy.try_shutdown(context=context)
+    labels = {f'{camera}_labels': f'{NS}/{camera}/segmentation/labels' for camera in SIZES}
+    with ros_client(INPUTS['front'], f'{NS}/segmentation', labels) as client:
+        yield client
 
 
 @pytest.fixture(scope='module')
 def node(files, client):
     tmp, _, params = files
-    process = NodeProcess(tmp, 'multicam', params, '-r', f'__ns:={NS}',
-                          '-r', f'rear/image:={INPUTS["rear"]}')
-    client.wait_until(lambda: all(client.node.count_subscribers(t) > 0 for t in INPUTS.values())
-                      or process.proc.poll() is not None, START_S)
-    if process.proc.poll() is not None:
-        pytest.fail(f'node exited with {process.proc.returncode}:\n{process.output()}')
+    process = start_node(client, list(INPUTS.values()), tmp, 'multicam', params,
+                         '-r', f'__ns:={NS}', '-r', f'rear/image:={INPUTS["rear"]}')
     yield process
     process.stop()
 

@@ -22,34 +22,18 @@ import signal
 import time
 
 import cv2
-from dinov3_seg_ros.core.checkpoint import HeadCheckpoint, save_head_checkpoint
-from dinov3_seg_ros.core.heads import build_head, HeadConfig
 from dinov3_seg_ros.ros import image_codec as codec
 import numpy as np
 import pytest
-import rclpy
 from rcl_interfaces.msg import ParameterType
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 import torch
 
-from ros_node_client import NodeClient, NodeProcess, stamp_key
+from ros_node_client import (CLASSES, NodeProcess, REPLY_S, ros_client, stamp_key, start_node,
+                             START_S, write_head)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-CLASSES = ['sky', 'road', 'car', 'tree', 'person']
-START_S = 300.0  # shared 2-core CPU: importing torch/timm and building the model can be slow
-REPLY_S = 120.0
-
-
-def write_head(path, num_classes=len(CLASSES)):
-    torch.manual_seed(0)
-    config = HeadConfig(in_channels=384, num_classes=num_classes, proj_channels=32,
-                        branch_channels=16)
-    state = {k: v.clone() for k, v in build_head(config).state_dict().items()}
-    save_head_checkpoint(str(path), HeadCheckpoint(state, config, CLASSES[:num_classes],
-                                                   backbone='vits16'))
-    return str(path)
 
 
 def write_params(path, heads):
@@ -69,23 +53,15 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def client():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    client = NodeClient(context, '/cam/image', '/segmentation')
-    yield client
-    client.close()
-    rclpy.try_shutdown(context=context)
+    with ros_client('/cam/image', '/segmentation') as client:
+        yield client
 
 
 @pytest.fixture(scope='module')
 def node(files, client):
     tmp, _, params = files
-    process = NodeProcess(tmp, 'segmentation', params, '-p', 'input_size:=64',
-                          '-r', 'image:=/cam/image')
-    client.wait_until(lambda: client.node.count_subscribers('/cam/image') > 0
-                      or process.proc.poll() is not None, START_S)
-    if process.proc.poll() is not None:
-        pytest.fail(f'node exited with {process.proc.returncode}:\n{process.output()}')
+    process = start_node(client, ['/cam/image'], tmp, 'segmentation', params,
+                         '-p', 'input_size:=64', '-r', 'image:=/cam/image')
     yield process
     process.stop()
 
@@ -333,13 +309,11 @@ def test_label_info_is_latched(node, client):
 
 def test_compressed_transport_auto_device_and_sigterm(files, client, photo):
     tmp, _, params = files
-    process = NodeProcess(tmp, 'compressed', params, '-p', 'input_size:=64', '-p',
-                          'input_transport:=compressed', '-p', 'device:=auto', '-r', '__ns:=/zip',
-                          '-r', 'image:=/cam/image')  # reads /cam/image/compressed
+    process = start_node(client, ['/cam/image/compressed'], tmp, 'compressed', params,
+                         '-p', 'input_size:=64', '-p', 'input_transport:=compressed',
+                         '-p', 'device:=auto', '-r', '__ns:=/zip',
+                         '-r', 'image:=/cam/image')  # reads /cam/image/compressed
     try:
-        client.wait_until(lambda: client.node.count_subscribers('/cam/image/compressed') > 0
-                          or process.proc.poll() is not None, START_S)
-        assert process.proc.poll() is None, process.output()
         ok, png = cv2.imencode('.png', photo[:, :, ::-1])
         msg = CompressedImage(format='bgr8; png compressed bgr8', data=png.tobytes())
         out = client.request(msg, ('zip_labels', 'zip_overlay'), REPLY_S,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
-from dinov3_seg_ros.training.engine import loss_size
+from dinov3_seg_ros.training.losses import loss_size
 from dinov3_seg_ros.training.transforms import aspect_crop, build_transforms
 from test_training_folder_dataset import write_folder_dataset
 

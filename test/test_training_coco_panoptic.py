@@ -210,3 +210,21 @@ def test_console_script_fails_cleanly_on_a_corrupt_json(coco):
     assert 'Traceback' not in run.stderr
     assert run.stderr.strip().startswith('error: corrupt JSON in')
     assert coco.json_path in run.stderr
+
+
+def test_a_wrong_coco_root_or_split_says_what_was_expected(tmp_path, capsys):
+    a_file = tmp_path / 'coco.zip'
+    a_file.write_bytes(b'')
+    (tmp_path / 'coco' / 'annotations' / f'panoptic_{SPLIT}.json').mkdir(parents=True)
+    cases = ((tmp_path / 'nope', SPLIT, f'COCO root {tmp_path / "nope"} does not exist; '
+                                        'expected the folder holding annotations/'),
+             (a_file, SPLIT, f'COCO root {a_file} is a file; expected the folder'),
+             (tmp_path / 'coco', 'val2071', 'annotations file not found: '
+                                            f'{tmp_path}/coco/annotations/panoptic_val2071.json '
+                                            '(is the split name right?'),
+             (tmp_path / 'coco', SPLIT, f'{tmp_path}/coco/annotations/panoptic_{SPLIT}.json '
+                                        'is a folder; expected the panoptic JSON file'))
+    for root, split, message in cases:
+        code, _, err = _run(capsys, '--coco-root', str(root), '--split', split)
+        assert code == 2 and err.splitlines()[0].startswith(f'error: {message}'), err
+        assert len(err.splitlines()) == 1

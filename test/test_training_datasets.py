@@ -28,6 +28,8 @@ import numpy as np
 import pytest
 import torch
 
+from test_core_quiet_opencv import corrupt_png
+
 SPLIT = 'val2017'
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -189,3 +191,24 @@ def test_unreadable_image_is_named(prepared, tmp_path):
         dataset[4]
     with pytest.raises(ImageError, match=prepared.image_files[4]):
         dataset.validate()
+
+
+def test_a_corrupt_label_png_is_one_error_without_opencv_lines(prepared, tmp_path, capfd):
+    root = _copy(prepared, tmp_path)
+    label = os.path.join(root, f'semantic_{SPLIT}', os.path.splitext(
+        prepared.image_files[1])[0] + '.png')
+    assert os.path.isfile(label)
+    with open(label, 'wb') as stream:
+        stream.write(corrupt_png())
+    capfd.readouterr()
+    with pytest.raises(ImageError, match='cannot read label .*missing or corrupt'):
+        _dataset(root)[1]
+    assert capfd.readouterr().err == ''  # no '[ WARN:0@...]' line from OpenCV
+
+
+def test_a_wrong_root_or_split_is_named_before_the_class_names(prepared, tmp_path):
+    with pytest.raises(ConfigError, match=f'^dataset folder not found: {tmp_path}/nope$'):
+        _dataset(str(tmp_path / 'nope'))
+    with pytest.raises(ConfigError, match="image folder not found: .*/train2071 "
+                                          r"\(is the split 'train2071' right\?\)"):
+        SemanticSegmentationDataset(prepared.root, 'train2071', mean=MEAN, std=STD)

@@ -51,6 +51,12 @@ def test_resume_auto_after_raising_epochs_trains_the_new_epoch(tmp_path, capsys)
         assert yaml.safe_load(stream)['optim']['lr'] == 1e-4
     assert train_cli.main(train_args(root, run_dir, 'stages=[{epochs: 2}]',
                                      '--resume', 'auto')) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if 'resum' in line or 'stages' in line or 'Position' in line]
+    assert lines == [  # one INFO line in the config's terms, no WARN, no Position(...)
+        f'INFO: resuming {last}: training goes on at epoch 2 of 2, after 2 optimizer steps; '
+        'stages.0.epochs was raised from 1 to 2, so stage 0 continues with its learning-rate '
+        'schedule stretched to 2 epochs']
     second = torch.load(last, weights_only=True)
     assert second['epoch'] == 2 and second['step'] == 4 and second['stage'] == 1
     assert _epochs(run_dir) == [1, 2] and _config_epochs(run_dir) == [2]
@@ -118,3 +124,19 @@ def test_checkpoints_follow_the_umask_and_best_is_a_link(tmp_path, monkeypatch):
     assert not os.path.islink(tmp_path / 'best.pth')
     assert torch.load(tmp_path / 'best.pth', weights_only=True)['epoch'] == 2
     assert not [n for n in os.listdir(tmp_path) if n.startswith('.tmp-')]
+
+
+def test_resume_names_the_position_and_only_truly_changed_settings(caplog):
+    from dinov3_seg_ros.training.checkpointing import Position
+    from dinov3_seg_ros.training.resume import changed_settings, resume_line
+    from dinov3_seg_ros.training.train_config import load_config
+    config = load_config('', ['stages=[{epochs: 2}, {epochs: 3, lr: 1e-3}]'])
+    saved = config.to_dict()
+    now = load_config('', ['stages=[{epochs: 4}, {epochs: 3, lr: 2e-3}]',
+                           'run.seed=9']).to_dict()
+    assert changed_settings(saved, now) == ['stages.0.epochs', 'stages.1.lr']
+    assert changed_settings(saved, now, (0, 2, 4)) == ['stages.1.lr']  # run.* never listed
+    pos = Position(stage=1, epoch=1, batch=3, global_epoch=3, step=14, stage_step=9)
+    assert resume_line('last.pth', pos, config) == (
+        'resuming last.pth: training goes on at epoch 4 of 5 (stage 1, its epoch 2 of 3) '
+        'from its batch 4, after 14 optimizer steps')

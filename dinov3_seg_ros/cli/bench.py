@@ -167,7 +167,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     if args.compile and args.backend != 'torch':
         raise ConfigError('--compile applies to the torch backend only')
     import torch
-    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
+    from dinov3_seg_ros.core.host import physical_cores
     from dinov3_seg_ros.core.preprocess import model_input_size
     from dinov3_seg_ros.core.segmenter import Segmenter
     height, width = parse_size(args.size)

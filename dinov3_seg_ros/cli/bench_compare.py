@@ -156,7 +156,8 @@ def plan_rows(args: argparse.Namespace, segmenter: Any, tmp: str, in_size: Tuple
             onnx['path'] = export_temporary(args, tmp, in_size)
         return onnx['path']
     try:
-        from dinov3_seg_ros.core.backends.onnxruntime import import_onnxruntime, OnnxRuntimeBackend
+        from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
+        from dinov3_seg_ros.core.backends.ort_session import import_onnxruntime
         import_onnxruntime()
         rows.append(('onnxruntime', 'float32',
                      lambda: OnnxRuntimeBackend(onnx_path(), 'cpu', threads=threads)))
@@ -182,7 +183,7 @@ def compare(args: argparse.Namespace) -> Dict[str, Any]:
     """Run every row and return the report (see the module docstring)."""
     import torch
     from dinov3_seg_ros.cli.bench import parse_size
-    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
+    from dinov3_seg_ros.core.host import physical_cores
     from dinov3_seg_ros.core.segmenter import Segmenter
     if args.frames < 1:
         raise ConfigError('--frames must be >= 1')

@@ -126,6 +126,14 @@ def cache_dir(args: argparse.Namespace) -> str:
     return 'none' if getattr(args, 'no_cache', False) else getattr(args, 'cache_dir', '')
 
 
+def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --alpha and --no-names: how the overlay image is drawn."""
+    parser.add_argument('--alpha', type=float, default=0.5,
+                        help='overlay opacity (default: %(default)s)')
+    parser.add_argument('--no-names', action='store_true',
+                        help='do not draw class names on the overlay')
+
+
 def add_seed_argument(parser: Any) -> None:
     """Add --seed: the seed of random weights, the same in every CLI and in training."""
     parser.add_argument('--seed', type=int, default=RANDOM_SEED,

@@ -20,7 +20,8 @@ size as the image) and DIR/S_overlay.png; --colored adds DIR/S_colored.png (the 
 palette image); --save-features adds
 DIR/S_features.npy (float32 (C, h, w), the head's input) and --save-logits DIR/S_logits.npy
 (float32 (K, h, w), head logits before any resize). Heads after the first add their name:
-S_labels_<head>.png, S_logits_<head>.npy.
+S_labels_<head>.png, S_logits_<head>.npy. A video S.mp4 (.mkv, .avi, .mov) gives
+DIR/S_overlay.mp4 and DIR/S_labels/000000.png, ... (one per frame; see infer_video).
 """
 
 import argparse
@@ -34,9 +35,11 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from dinov3_seg_ros.cli.common import add_model_arguments, add_verbosity_arguments
+from dinov3_seg_ros.cli.common import add_model_arguments, add_overlay_arguments
+from dinov3_seg_ros.cli.common import add_verbosity_arguments
 from dinov3_seg_ros.cli.common import error_line, EXIT_ERROR, model_config_from_args
 from dinov3_seg_ros.cli.common import run_cli, setup_logging
+from dinov3_seg_ros.cli.infer_video import add_video_arguments, is_video, segment_video
 from dinov3_seg_ros.core.errors import ConfigError, ImageError, one_line
 
 LOGGER = logging.getLogger('dinov3_seg_ros.infer')
@@ -83,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='dinov3-seg-infer',
                                      description=__doc__.split('\n\n', 1)[1])
     parser.add_argument('images', nargs='+', metavar='IMAGE',
-                        help='image files or folders (every image in them) to segment')
+                        help='image files, folders (every image in them) or videos '
+                             '(.mp4, .mkv, .avi, .mov) to segment')
     parser.add_argument('--out-dir', required=True, metavar='DIR', help='output directory')
     add_model_arguments(parser)
     parser.add_argument('--compile', action='store_true',
@@ -96,10 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write S_logits.npy: (K, h, w) float32 head output')
     parser.add_argument('--colored', action='store_true',
                         help='also write S_colored.png: the class palette image')
-    parser.add_argument('--alpha', type=float, default=0.5,
-                        help='overlay opacity (default: %(default)s)')
-    parser.add_argument('--no-names', action='store_true',
-                        help='do not draw class names on the overlay')
+    add_overlay_arguments(parser)
+    add_video_arguments(parser)
     add_verbosity_arguments(parser)
     return parser
 
@@ -204,6 +206,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     sizes_told: set = set()
     for path, stem in zip(images, stems):
         try:
+            if is_video(path):
+                out_base = os.path.join(args.out_dir, stem)
+                print(segment_video(segmenter, path, out_base, args, write_png), flush=True)
+                continue
             if not args.quiet:
                 _tell_input_size(segmenter, path, sizes_told)
             print(_segment_one(segmenter, path, os.path.join(args.out_dir, stem), args),

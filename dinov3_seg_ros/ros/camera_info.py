@@ -39,6 +39,18 @@ def camera_info_topic(image_topic: str) -> str:
     return f'{parent}/camera_info'
 
 
+def restamped(info: CameraInfo, header: Header) -> CameraInfo:
+    """Return a shallow copy of info with the given header (the labels image's)."""
+    copied = copy.copy(info)
+    copied.header = header
+    return copied
+
+
+def size_mismatch(info: CameraInfo, width: int, height: int) -> Optional[str]:
+    """Describe a camera_info whose size differs from the image's, else None."""
+    return _mismatch(info, (width, height))
+
+
 class CameraInfoRelay:
     """Subscribe (while active) to camera_info and republish it per labels image."""
 
@@ -84,9 +96,7 @@ class CameraInfoRelay:
         if mismatch:
             self._node.get_logger().warning(f'{self.topic}: {mismatch} (republished unchanged)',
                                             throttle_duration_sec=THROTTLE_S)
-        info = copy.copy(latest)
-        info.header = header
-        self._pub.publish(info)
+        self._pub.publish(restamped(latest, header))
         return True
 
     def status(self) -> Tuple[str, List[str], List[str]]:

@@ -12,60 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Latest-frame-wins hand-offs between subscription callbacks and the worker."""
+"""Latest-frame-wins hand-off between the cameras' subscription callbacks and the worker."""
 
 import threading
 from typing import Dict, Generic, Optional, Sequence, TypeVar
 
 T = TypeVar('T')
-
-
-class FrameSlot(Generic[T]):
-    """Holds at most one item: put() never blocks and replaces an unconsumed item.
-
-    The producer (subscription callback) calls put(); the consumer (worker thread) calls
-    get(timeout). Replaced items are counted in `dropped`; close() wakes the consumer for
-    shutdown.
-    """
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._item: Optional[T] = None
-        self._full = False
-        self._closed = False
-        self.received = 0
-        self.dropped = 0
-
-    def put(self, item: T) -> bool:
-        """Store item, replacing an unprocessed one; return True if one was dropped."""
-        with self._condition:
-            replaced = self._full
-            self._item, self._full = item, True
-            self.received += 1
-            self.dropped += int(replaced)
-            self._condition.notify()
-        return replaced
-
-    def get(self, timeout: Optional[float] = None) -> Optional[T]:
-        """Take the newest item; wait up to timeout s; None on timeout or once closed."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._full or self._closed, timeout)
-            if self._closed or not self._full:
-                return None
-            item, self._item, self._full = self._item, None, False
-            return item
-
-    def close(self) -> None:
-        """Discard any pending item and make get() return None at once, now and later."""
-        with self._condition:
-            self._closed = True
-            self._item, self._full = None, False
-            self._condition.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True after close()."""
-        return self._closed
 
 
 class FrameSlots(Generic[T]):

@@ -30,6 +30,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from ..core.errors import ImageError
+from ..core.quiet_opencv import quiet_opencv
 
 MAX_SIDE = 16384
 MAX_PIXELS = 256_000_000
@@ -134,11 +135,12 @@ def compressed_to_rgb(msg: CompressedImage) -> Tuple[np.ndarray, str]:
     check_compressed(msg)
     buffer = np.frombuffer(msg.data, dtype=np.uint8)
     try:
-        if hasattr(cv2, 'IMREAD_COLOR_RGB'):
-            rgb = cv2.imdecode(buffer, cv2.IMREAD_COLOR_RGB)
-        else:  # OpenCV < 4.10
-            bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-            rgb = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        with quiet_opencv():
+            if hasattr(cv2, 'IMREAD_COLOR_RGB'):
+                rgb = cv2.imdecode(buffer, cv2.IMREAD_COLOR_RGB)
+            else:  # OpenCV < 4.10
+                bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+                rgb = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     except cv2.error as exc:
         raise ImageError(f'cannot decode compressed image ({msg.format!r}): '
                          f'{str(exc).strip().splitlines()[-1]}') from None

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 from rclpy.executors import Executor
 
-from ..core.errors import Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError
 
 PACKAGE = 'dinov3_seg_ros'
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,8 +78,10 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                         help='node parameters (default: config/segmentation.yaml)')
     parser.add_argument('--input-size', default='',
                         help="override input_size, e.g. '320' (default: the params file's)")
-    parser.add_argument('--backbone', default='', help='override backbone')
-    parser.add_argument('--device', default='', help='override device')
+    parser.add_argument('--backbone', default='',
+                        help="override backbone (default: the params file's)")
+    parser.add_argument('--device', default='',
+                        help="override device (default: the params file's)")
 
 
 def console_command(script: str, module: str) -> List[str]:
@@ -95,9 +97,18 @@ def console_command(script: str, module: str) -> List[str]:
 
 
 def node_command(parameters: str, overrides: Mapping[str, str]) -> List[str]:
-    """segmentation_node with a params file (see params_file) and the non-empty overrides."""
+    """segmentation_node with a params file (see params_file) and the non-empty overrides.
+
+    Raises ConfigError naming --params-file when that file is missing or a folder (the node
+    itself would stop with rcl's parse error).
+    """
+    path = params_file(parameters)
+    if not os.path.isfile(path):
+        what = 'is a folder' if os.path.isdir(path) else 'does not exist'
+        raise ConfigError(f'--params-file {path!r} {what}; give a node parameters YAML '
+                          '(e.g. config/segmentation.yaml)')
     command = console_command('segmentation_node', f'{PACKAGE}.ros.node')
-    command += ['--ros-args', '--params-file', params_file(parameters)]
+    command += ['--ros-args', '--params-file', path]
     for name, value in overrides.items():
         if value:
             command += ['-p', f'{name}:={value}']

@@ -17,20 +17,17 @@
 CameraOutputs publishes, under <prefix>segmentation/: labels, heads/<name>/labels,
 overlay, colored, confidence (mono8) and the image_transport-style compressed overlay
 (JPEG) and colored (PNG) images. Everything but labels is computed only while subscribed.
+The messages themselves come from output_messages (shared with the recordings tool).
 """
 
 from typing import Any, Dict, List, Optional, Sequence
 
-import cv2
-import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from . import image_codec as codec
-from ..core.confidence import confidence_to_uint8
 from ..core.segmenter import SegmentationResult
 from .node_common import topic_token
+from .output_messages import head_outputs, output_messages, output_type
 from .params import NodeParams
 from .qos import latched_qos, output_qos
 
@@ -39,17 +36,7 @@ try:  # vision_msgs is optional: without it the node publishes no label_info top
 except ImportError:  # pragma: no cover - depends on the ROS installation
     LabelInfo = VisionClass = None
 
-JPEG_QUALITY = 90
-
-
-def compress(rgb: np.ndarray, encoding: str, fmt: str, header: Header) -> CompressedImage:
-    """(H, W, 3) uint8 RGB -> CompressedImage 'jpeg' or 'png' (image_transport format)."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if fmt == 'jpeg' else []
-    ok, data = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', rgb[:, :, ::-1], params)
-    if not ok:
-        raise ValueError(f'cv2.imencode failed for {fmt}')
-    return CompressedImage(header=header, format=f'{encoding}; {fmt} compressed bgr8',
-                           data=data.tobytes())
+_OPTIONAL = ('overlay', 'overlay/compressed', 'colored', 'colored/compressed', 'confidence')
 
 
 class CameraOutputs:
@@ -59,54 +46,32 @@ class CameraOutputs:
         self._node = node
         qos = output_qos(depth)
         base = f'{prefix}segmentation/'
-        self.labels = node.create_publisher(Image, base + 'labels', qos)
-        self.overlay = node.create_publisher(Image, base + 'overlay', qos)
-        self.colored = node.create_publisher(Image, base + 'colored', qos)
-        self.confidence = node.create_publisher(Image, base + 'confidence', qos)
-        self.overlay_compressed = node.create_publisher(
-            CompressedImage, base + 'overlay/compressed', qos)
-        self.colored_compressed = node.create_publisher(
-            CompressedImage, base + 'colored/compressed', qos)
-        self.heads = {name: node.create_publisher(
-            Image, f'{base}heads/{topic_token(name)}/labels', qos) for name in head_names[1:]}
+        names = ['labels', *_OPTIONAL, *head_outputs(head_names).values()]
+        self._pubs: Dict[str, Any] = {
+            name: node.create_publisher(output_type(name), base + name, qos) for name in names}
+
+    def _subscribed(self, *names: str) -> bool:
+        return any(self._pubs[name].get_subscription_count() > 0 for name in names)
 
     def wants(self, params: NodeParams) -> Dict[str, bool]:
         """Which optional outputs have subscribers (keyword arguments of Segmenter calls)."""
-        def subscribed(*pubs: Any) -> bool:
-            return any(pub.get_subscription_count() > 0 for pub in pubs)
         return {'overlay': params.publish_overlay
-                and subscribed(self.overlay, self.overlay_compressed),
+                and self._subscribed('overlay', 'overlay/compressed'),
                 'colored': params.publish_colored
-                and subscribed(self.colored, self.colored_compressed),
-                'confidence': subscribed(self.confidence)}
+                and self._subscribed('colored', 'colored/compressed'),
+                'confidence': self._subscribed('confidence')}
 
     def publish(self, result: SegmentationResult, header: Header, encoding: str) -> None:
-        """Publish labels and every computed output with the input's header."""
-        self.labels.publish(codec.labels_to_image(result.labels, header))
-        if result.overlay is not None:
-            color = codec.overlay_encoding(encoding)
-            if self.overlay.get_subscription_count() > 0:
-                self.overlay.publish(codec.rgb_to_image(result.overlay, color, header))
-            if self.overlay_compressed.get_subscription_count() > 0:
-                self.overlay_compressed.publish(compress(result.overlay, color, 'jpeg', header))
-        if result.colored is not None:
-            if self.colored.get_subscription_count() > 0:
-                self.colored.publish(codec.rgb_to_image(result.colored, 'rgb8', header))
-            if self.colored_compressed.get_subscription_count() > 0:
-                self.colored_compressed.publish(compress(result.colored, 'rgb8', 'png', header))
-        if result.confidence is not None and self.confidence.get_subscription_count() > 0:
-            self.confidence.publish(codec.array_to_image(
-                confidence_to_uint8(result.confidence), 'mono8', header))
-        for name, labels in result.extra_labels.items():
-            if name in self.heads:
-                self.heads[name].publish(codec.labels_to_image(labels, header))
+        """Publish labels, every head and every computed output with a subscriber."""
+        wanted = {name for name in _OPTIONAL if self._subscribed(name)} | {'heads'}
+        for name, msg in output_messages(result, header, encoding, wanted).items():
+            self._pubs[name].publish(msg)
 
     def destroy(self) -> None:
         """Destroy every publisher."""
-        for pub in (self.labels, self.overlay, self.colored, self.confidence,
-                    self.overlay_compressed, self.colored_compressed, *self.heads.values()):
+        for pub in self._pubs.values():
             self._node.destroy_publisher(pub)
-        self.heads = {}
+        self._pubs = {}
 
 
 _missing_said = False

@@ -12,9 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tools around the node, not the node: the demo, the test camera and the ROS benchmark.
+"""Tools around the node, not the node: the demo, the test camera, the ROS benchmark, bags.
 
 dinov3-seg-demo (demo.py), image_publisher (image_publisher.py) and dinov3-seg-ros-bench
-(bench*.py) start the node as a child process and talk to it over DDS. The node runtime itself
-lives in dinov3_seg_ros.ros and never imports this package.
+(bench*.py) start the node as a child process and talk to it over DDS. dinov3-seg-bag
+(bag*.py) segments recordings offline with the node's own message code (no graph). The node
+runtime itself lives in dinov3_seg_ros.ros and never imports this package.
 """

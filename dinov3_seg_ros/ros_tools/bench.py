@@ -40,12 +40,13 @@ from typing import Dict, List, Optional
 
 import rclpy
 
+from .arguments import non_negative_int
 from .bench_closed_loop import BenchClient, camera_frame, run_node_phase
 from .bench_report import add_non_model, summary
 from .bench_stages import node_params, time_stages
-from .image_publisher import parse_size
+from .image_publisher import size_text
 from ..ros.node_process import add_override_arguments
-from ..core.errors import Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError
 from .domain import tool_environment
 
 
@@ -53,19 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     """Options of dinov3-seg-ros-bench."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-ros-bench', description=__doc__.split(
         '\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--size', default='640x480', help='camera frame size WxH')
-    parser.add_argument('--frames', type=int, default=30, help='closed-loop frames to time')
-    parser.add_argument('--stage-frames', type=int, default=5,
-                        help='frames for the in-process stage timings (0 = skip)')
-    parser.add_argument('--rss-frames', type=int, default=0,
-                        help='frames for the node memory soak (e.g. 2000; 0 = skip)')
-    parser.add_argument('--rss-size', default='160x120', help='camera size for the soak')
-    parser.add_argument('--rss-input-size', default='64', help='node input_size for the soak')
+    parser.add_argument('--size', type=size_text, default='640x480',
+                        help='camera frame size WxH (default: %(default)s)')
+    parser.add_argument('--frames', type=non_negative_int, default=30,
+                        help='closed-loop frames to time (default: %(default)s)')
+    parser.add_argument('--stage-frames', type=non_negative_int, default=5,
+                        help='frames for the in-process stage timings (0 = skip; '
+                             'default: %(default)s)')
+    parser.add_argument('--rss-frames', type=non_negative_int, default=0,
+                        help='frames for the node memory soak (e.g. 2000; 0 = skip; '
+                             'default: %(default)s)')
+    parser.add_argument('--rss-size', type=size_text, default='160x120',
+                        help='camera size for the soak (default: %(default)s)')
+    parser.add_argument('--rss-input-size', default='64',
+                        help='node input_size for the soak (default: %(default)s)')
     add_override_arguments(parser)
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
                              'else a private one per run)')
-    parser.add_argument('--json', action='store_true', help='print only the JSON report')
+    parser.add_argument('--json', action='store_true',
+                        help='print only the JSON report (default: a summary, then the JSON)')
     return parser
 
 
@@ -77,7 +85,6 @@ def node_overrides(args: argparse.Namespace, input_size: str) -> Dict[str, str]:
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Run every phase and return the report."""
     tool_environment(args.domain_id)
-    parse_size(args.size)
     report: Dict[str, object] = {'size': args.size, 'input_size': args.input_size or 'yaml'}
     if args.stage_frames > 0:
         params = node_params(args.params_file, node_overrides(args, args.input_size))
@@ -103,10 +110,16 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Console-script entry point (``dinov3-seg-ros-bench``)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not (args.frames or args.stage_frames or args.rss_frames):
+        parser.error('nothing to measure: --frames, --stage-frames and --rss-frames are all 0')
     try:
         report = run(args)
-    except (Dinov3SegError, ValueError) as error:
+    except ConfigError as error:  # ROS_DOMAIN_ID, --domain-id, --params-file, --input-size...
+        print(f'dinov3-seg-ros-bench: {error}', file=sys.stderr)
+        return 2
+    except (Dinov3SegError, ValueError) as error:  # the node died or never answered
         print(f'dinov3-seg-ros-bench: {error}', file=sys.stderr)
         return 1
     if not args.json:

@@ -40,11 +40,13 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ..core.errors import Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError
 from ..ros import image_codec as codec
 from ..ros.node_process import (add_override_arguments, Child, node_command, spin_until,
                                 start, stop)
+from .arguments import positive_float, positive_int
 from .domain import tool_environment
+from .image_publisher import size_text
 
 
 class Setup(NamedTuple):
@@ -185,36 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
     """Options of dinov3-seg-ros-bench-multicam."""
     parser = argparse.ArgumentParser(prog='dinov3-seg-ros-bench-multicam',
                                      description=__doc__.split('\n')[0])
-    parser.add_argument('--cameras', type=int, nargs='+', default=[1, 2, 4],
+    parser.add_argument('--cameras', type=positive_int, nargs='+', default=[1, 2, 4],
                         help='camera counts to measure (default: 1 2 4)')
-    parser.add_argument('--size', default='320x240', help='camera frame size WxH')
-    parser.add_argument('--rate', type=float, default=30.0, help='frames/s per camera')
-    parser.add_argument('--seconds', type=float, default=10.0, help='measured seconds')
-    parser.add_argument('--start-timeout', type=float, default=300.0,
-                        help='seconds for the nodes to start and answer every camera')
-    parser.add_argument('--json', default='', help='write the figures to this file')
+    parser.add_argument('--size', type=size_text, default='320x240',
+                        help='camera frame size WxH (default: %(default)s)')
+    parser.add_argument('--rate', type=positive_float, default=30.0,
+                        help='frames/s per camera (default: %(default)s)')
+    parser.add_argument('--seconds', type=positive_float, default=10.0,
+                        help='measured seconds (default: %(default)s)')
+    parser.add_argument('--start-timeout', type=positive_float, default=300.0,
+                        help='seconds for the nodes to start and answer every camera '
+                             '(default: %(default)s)')
+    parser.add_argument('--json', default='',
+                        help='write the figures to this file (default: print them only)')
     add_override_arguments(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Measure every camera count; print the summary (exit 1 with one line on failure)."""
-    args = build_parser().parse_args(argv)
-    try:
-        width, height = (int(v) for v in args.size.lower().split('x'))
-    except ValueError:
-        print(f'dinov3-seg-ros-bench-multicam: --size must be WxH, got {args.size!r}',
-              file=sys.stderr)
-        return 1
-    if any(n < 1 for n in args.cameras) or args.rate <= 0 or args.seconds <= 0:
-        print('dinov3-seg-ros-bench-multicam: --cameras, --rate and --seconds must be > 0',
-              file=sys.stderr)
-        return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.split('x'))
+    json_dir = os.path.dirname(os.path.abspath(args.json)) if args.json else ''
+    if json_dir and not (os.path.isdir(json_dir) and os.access(json_dir, os.W_OK)):
+        parser.error(f'argument --json: folder {json_dir!r} does not exist or is not writable')
+    if args.json and os.path.isdir(args.json):
+        parser.error(f'argument --json: {args.json!r} is a folder; name a file')
     try:
         tool_environment(None)  # loopback DDS; the exported ROS_DOMAIN_ID, else a private one
     except Dinov3SegError as exc:
         print(f'dinov3-seg-ros-bench-multicam: {exc}', file=sys.stderr)
-        return 1
+        return 2
     overrides = {'input_size': args.input_size, 'backbone': args.backbone,
                  'device': args.device}
     context = rclpy.Context()
@@ -227,7 +231,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 results.append(run_setup(context, setup, msg, args.rate, args.seconds,
                                          args.start_timeout))
                 print(summary(results[-1:]).splitlines()[1], flush=True)
-    except Dinov3SegError as exc:
+    except ConfigError as exc:  # --params-file, --input-size, ...
+        print(f'dinov3-seg-ros-bench-multicam: {exc}', file=sys.stderr)
+        return 2
+    except Dinov3SegError as exc:  # a node died or never answered
         print(f'dinov3-seg-ros-bench-multicam: {exc}', file=sys.stderr)
         return 1
     finally:

@@ -39,8 +39,10 @@ from sensor_msgs.msg import Image
 from ..ros.image_codec import image_to_rgb, image_view
 from ..ros.node_process import add_override_arguments, log_tail, node_command
 from ..ros.node_process import PACKAGE, spin_until, start, stop
-from ..core.errors import ConfigError, Dinov3SegError
+from ..core.errors import ConfigError, Dinov3SegError, ImageError
+from .arguments import positive_float, positive_int
 from .domain import tool_environment
+from .image_publisher import list_images, size_text
 
 
 def node_overrides(args: argparse.Namespace) -> Dict[str, str]:
@@ -54,21 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='dinov3-seg-demo',
         description='Run the segmentation node on a test camera and save overlay PNGs.')
-    parser.add_argument('--frames', type=int, default=5, help='overlays to save')
-    parser.add_argument('--out-dir', default='demo_output', help='folder for the PNG files')
-    parser.add_argument('--size', default='640x480', help='camera frame size WxH')
-    parser.add_argument('--rate', type=float, default=0.5,
-                        help='camera rate in Hz (the CPU needs ~1-1.5 s per 640x480 frame)')
+    parser.add_argument('--frames', type=positive_int, default=5,
+                        help='overlays to save (default: %(default)s)')
+    parser.add_argument('--out-dir', default='demo_output',
+                        help='folder for the PNG files and the logs (default: %(default)s)')
+    parser.add_argument('--size', type=size_text, default='640x480',
+                        help='camera frame size WxH (default: %(default)s)')
+    parser.add_argument('--rate', type=positive_float, default=0.5,
+                        help='camera rate in Hz (default: %(default)s; the CPU needs '
+                             '~1-1.5 s per 640x480 frame)')
     parser.add_argument('--images', nargs='*', default=[],
                         help='image files/folders for the camera (default: sample photos)')
     add_override_arguments(parser)
-    parser.add_argument('--backbone-weights', default='', help='override backbone_weights')
-    parser.add_argument('--head-weights', default='', help='override head_weights')
+    parser.add_argument('--backbone-weights', default='',
+                        help="override backbone_weights (default: the params file's)")
+    parser.add_argument('--head-weights', default='',
+                        help="override head_weights (default: the params file's)")
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID to use (default: the exported ROS_DOMAIN_ID, '
                              'else a private one per run)')
-    parser.add_argument('--timeout', type=float, default=150.0,
-                        help='seconds to wait for all frames before giving up')
+    parser.add_argument('--timeout', type=positive_float, default=150.0,
+                        help='seconds to wait for all frames before giving up '
+                             '(default: %(default)s)')
     return parser
 
 
@@ -119,17 +128,40 @@ def save_outputs(collector: OverlayCollector, out_dir: str) -> List[str]:
 
 
 def report(collector: OverlayCollector) -> str:
-    """One line with the received rate and the stamp-to-receipt latency."""
+    """One line with the received rate and the stamp-to-receipt latency.
+
+    One frame has a latency but no rate (a rate needs two receipt times): the line says so.
+    """
     times, lat = collector.received_at, collector.latencies_ms
-    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float('nan')
+    if len(lat) == 1:
+        return (f'1 frame: latency (camera stamp -> overlay received) {lat[0]:.0f} ms; '
+                'no frame rate from a single frame (use --frames 2 or more)')
+    fps = (len(times) - 1) / max(1e-9, times[-1] - times[0])
     return (f'{len(lat)} frames: {fps:.2f} fps received, latency (camera stamp -> overlay '
             f'received) mean {np.mean(lat):.0f} ms, min {min(lat):.0f}, max {max(lat):.0f}')
+
+
+def make_out_dir(path: str) -> None:
+    """Create the output folder; ConfigError naming --out-dir when it cannot be one."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f'--out-dir {path!r} is a file; name a folder (it is created)')
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f'--out-dir {path!r} cannot be created: '
+                          f'{error.strerror or error}') from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f'--out-dir {path!r} is not writable; name another folder')
 
 
 def run(args: argparse.Namespace) -> int:
     """Start node + camera, collect the overlays, save them, stop everything."""
     environment = tool_environment(args.domain_id)
-    os.makedirs(args.out_dir, exist_ok=True)
+    make_out_dir(args.out_dir)
+    try:
+        list_images(args.images)  # the camera's files, checked before the node starts
+    except ImageError as error:
+        raise ConfigError(f'--images: {error}') from None
     print(f'dinov3-seg-demo: ROS_DOMAIN_ID={environment["ROS_DOMAIN_ID"]}, loopback only, '
           f'Fast DDS profile {environment["FASTDDS_DEFAULT_PROFILES_FILE"]}', flush=True)
     node_child = start('segmentation_node',
@@ -151,9 +183,11 @@ def run(args: argparse.Namespace) -> int:
         executor.add_node(node)
         if not spin_until(executor, collector.done, args.timeout, (node_child, camera_child),
                           period=0.1):
-            error = (f'timed out after {args.timeout:.0f} s with '
-                     f'{len(collector.overlays)}/{args.frames} overlays; node log:\n'
-                     f'{log_tail(node_child.log_path)}')
+            tail = log_tail(node_child.log_path).strip()
+            error = (f'timed out after {args.timeout:g} s with '
+                     f'{len(collector.overlays)}/{args.frames} overlays; '
+                     + (f'node log:\n{tail}' if tail else 'the node printed nothing yet '
+                        '(still starting? raise --timeout)'))
     except Dinov3SegError as exc:  # a child exited
         error = str(exc)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -176,12 +210,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     """Console-script entry point (``dinov3-seg-demo``)."""
     args = build_parser().parse_args(argv)
-    if args.frames < 1 or args.rate <= 0:
-        print('dinov3-seg-demo: --frames must be >= 1 and --rate > 0', file=sys.stderr)
-        return 2
     try:
         return run(args)
-    except ConfigError as error:  # a bad --domain-id or ROS_DOMAIN_ID
+    except ConfigError as error:  # --domain-id, ROS_DOMAIN_ID, --params-file or --out-dir
         print(f'dinov3-seg-demo: {error}', file=sys.stderr)
         return 2
 

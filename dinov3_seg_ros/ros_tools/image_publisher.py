@@ -37,7 +37,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ..core.errors import Dinov3SegError, ImageError
+from ..core.quiet_opencv import quiet_opencv
 from ..ros.image_codec import array_to_image
+from .arguments import non_negative_float, non_negative_int, positive_float
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 SAMPLE_PHOTOS = ('astronaut', 'chelsea', 'coffee', 'rocket')
@@ -62,6 +64,12 @@ def _size_argument(text: str) -> Tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def size_text(text: str) -> str:
+    """Check a WxH option with parse_size for argparse and keep it as the text 'WxH'."""
+    width, height = _size_argument(text)
+    return f'{width}x{height}'
+
+
 def list_images(paths: Sequence[str]) -> List[str]:
     """Expand files and folders into a list of image files (folders sorted by name).
 
@@ -84,9 +92,10 @@ def list_images(paths: Sequence[str]) -> List[str]:
 
 def load_rgb(path: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB; raises ImageError if unreadable."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ImageError(f'cannot read image: {path}')
+        raise ImageError(f'cannot read image {path} (missing or corrupt)')
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
@@ -133,19 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
                     'sensor_msgs/Image, looping, with a camera-like QoS.')
     parser.add_argument('paths', nargs='*',
                         help='image files or folders (default: photos from skimage.data)')
-    parser.add_argument('--rate', type=float, default=10.0, help='frames per second (Hz)')
+    parser.add_argument('--rate', type=positive_float, default=10.0,
+                        help='frames per second in Hz (default: %(default)s)')
     parser.add_argument('--topic', default='image',
-                        help="topic name, relative so it can be remapped (default 'image')")
-    parser.add_argument('--frame-id', default='camera', help='header.frame_id')
-    parser.add_argument('--encoding', choices=ENCODINGS, default='rgb8')
+                        help='topic name, relative so it can be remapped (default: %(default)s)')
+    parser.add_argument('--frame-id', default='camera',
+                        help='header.frame_id of every frame (default: %(default)s)')
+    parser.add_argument('--encoding', choices=ENCODINGS, default='rgb8',
+                        help='pixel encoding of the messages (default: %(default)s)')
     parser.add_argument('--resize', type=_size_argument, default=None, metavar='WxH',
-                        help='resize every frame to WxH')
-    parser.add_argument('--count', type=int, default=0,
-                        help='stop after N frames (default 0: run until interrupted)')
+                        help="resize every frame to WxH (default: each file's own size)")
+    parser.add_argument('--count', type=non_negative_int, default=0,
+                        help='stop after N frames (default: 0, run until interrupted)')
     parser.add_argument('--reliable', action='store_true',
                         help='reliable QoS (default: best effort, keep last 1, like a camera)')
-    parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
-                        help='wait up to SECONDS for a subscriber before the first frame')
+    parser.add_argument('--wait-subscribers', type=non_negative_float, default=0.0,
+                        metavar='SECONDS',
+                        help='wait up to SECONDS for a subscriber before the first frame '
+                             '(default: 0, publish at once)')
     return parser
 
 
@@ -195,21 +209,30 @@ class ImagePublisherNode(Node):
     def next_message(self) -> Image:
         """Message of the next readable frame; an unreadable file is skipped with a warning.
 
-        Raises ImageError when no file is readable (the file's own error for a single file).
+        Raises ImageError when no file is readable (the file's own error for a single file;
+        then no skip warning, the error alone names the files).
         """
         count = len(self._loaders)
+        skipped: List[str] = []
         for _ in range(count):
             index, self._next = self._next, (self._next + 1) % count
             if index in self._unreadable:
                 continue
             try:
-                return self.message(index)
+                msg = self.message(index)
             except ImageError as error:
                 if count == 1:
                     raise
                 self._unreadable.add(index)
-                self.get_logger().warning(f'skipping {self._loaders[index][0]}: {error}')
-        raise ImageError(f'none of the {count} image files is readable')
+                skipped.append(f'{error}; skipping it')
+                continue
+            for warning in skipped:
+                self.get_logger().warning(warning)
+            return msg
+        names = [self._loaders[index][0] for index in sorted(self._unreadable)]
+        listed = ', '.join(names[:5]) + (f' and {len(names) - 5} more' if len(names) > 5 else '')
+        raise ImageError(f'none of the {count} image files is readable (missing or '
+                         f'corrupt): {listed}')
 
     def publish_next(self) -> None:
         """Stamp the next readable frame with now() and publish it."""
@@ -260,14 +283,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Console-script entry point (``image_publisher``)."""
     argv = sys.argv if argv is None else argv
     args = build_parser().parse_args(remove_ros_args(args=argv)[1:])
-    if args.rate <= 0:
-        print('image_publisher: --rate must be > 0', file=sys.stderr)
-        return 2
     try:
         return run(args, argv)
-    except Dinov3SegError as error:
+    except Dinov3SegError as error:  # a missing, empty or unreadable image path
         print(f'image_publisher: {error}', file=sys.stderr)
-        return 1
+        return 2
 
 
 if __name__ == '__main__':

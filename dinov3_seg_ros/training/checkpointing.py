@@ -33,9 +33,8 @@ import numpy as np
 import torch
 
 from dinov3_seg_ros.core.checkpoint import atomic_save
-from dinov3_seg_ros.core.errors import CheckpointError, ConfigError
+from dinov3_seg_ros.core.errors import CheckpointError
 from dinov3_seg_ros.core.weights_io import load_weights_file
-from dinov3_seg_ros.training.train_config import TrainConfig
 
 LOGGER = logging.getLogger(__name__)
 LAST = 'last.pth'
@@ -122,49 +121,13 @@ def restore_rng(state: Dict[str, Any]) -> None:
 
 def load_training_checkpoint(path: str) -> Dict[str, Any]:
     """Read a training checkpoint (weights_only); CheckpointError if it cannot resume."""
-    payload = load_weights_file(path, 'checkpoint to resume')
+    payload = load_weights_file(path, '--resume checkpoint')
     missing = [k for k in ('state_dict', 'training', 'optimizer', 'scheduler', 'rng')
                if not isinstance(payload, dict) or k not in payload]
     if missing:
         raise CheckpointError(f'{path!r} is not a training checkpoint (missing {missing}); '
                               'only checkpoints written by dinov3-seg-train can resume')
     return payload
-
-
-def reopen_finished_stage(pos: Position, payload: Dict[str, Any], config: TrainConfig) -> None:
-    """Move pos back into the last finished stage when the config raised its epoch count.
-
-    A checkpoint written at the end of stage s sits at (s + 1, epoch 0, batch 0); when
-    stages.s.epochs now exceeds what the checkpoint trained, training continues in stage s
-    with its optimizer state, and the schedule is extended: lr_factor is evaluated over
-    the new stage length at the step reached (no warm-up restart). Changing the epochs of a
-    stage that cannot continue (an earlier one, or fewer than already trained) is refused.
-    """
-    saved = [int(s.get('epochs', 0)) for s in (payload.get('config') or {}).get('stages', [])]
-    wanted = [stage.epochs for stage in config.stages]
-    at_boundary = pos.epoch == 0 and pos.batch == 0 and pos.stage_step == 0
-    last_done = pos.stage - 1 if at_boundary else pos.stage
-    for index in range(min(pos.stage, len(saved), len(wanted))):
-        if wanted[index] == saved[index]:
-            continue
-        if index == pos.stage - 1 and at_boundary and wanted[index] > saved[index]:
-            continue
-        raise ConfigError(
-            f'stages.{index}.epochs: the checkpoint finished stage {index} after '
-            f'{saved[index]} epochs and training went on from there; keep {saved[index]}'
-            + (f' or raise stages.{pos.stage - 1}.epochs' if at_boundary else '')
-            + ', or start a new run.dir')
-    if pos.stage < len(wanted) and pos.epoch and wanted[pos.stage] <= pos.epoch:
-        raise ConfigError(f'stages.{pos.stage}.epochs: {wanted[pos.stage]} but the checkpoint '
-                          f'already trained {pos.epoch} epochs of stage {pos.stage}')
-    if not at_boundary or last_done < 0 or last_done >= min(len(saved), len(wanted)):
-        return
-    if wanted[last_done] > saved[last_done]:
-        LOGGER.info('stages.%d.epochs raised from %d to %d: continuing stage %d with its '
-                    'schedule extended to the new length', last_done, saved[last_done],
-                    wanted[last_done], last_done)
-        pos.stage, pos.epoch = last_done, saved[last_done]
-        pos.stage_step = int(payload['scheduler']['total_steps'])
 
 
 def link_best(target: str, link: str) -> str:

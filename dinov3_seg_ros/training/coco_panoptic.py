@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
+from dinov3_seg_ros.core.quiet_opencv import quiet_opencv
 
 VOID_MODES = ('ignore', 'background')
 IGNORE_INDEX = 255
@@ -75,7 +76,10 @@ def read_panoptic_json(path: str) -> dict:
         with open(path, 'rb') as stream:
             data = json.loads(stream.read())
     except FileNotFoundError:
-        raise ConfigError(f'annotations file not found: {path}') from None
+        raise ConfigError(f'annotations file not found: {path} (is the split name right? '
+                          'COCO keeps annotations/panoptic_<split>.json)') from None
+    except IsADirectoryError:
+        raise ConfigError(f'{path} is a folder; expected the panoptic JSON file') from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f'corrupt JSON in {path}: {exc.msg} at line {exc.lineno} '
                           f'column {exc.colno} (char {exc.pos})') from None
@@ -116,6 +120,10 @@ def panoptic_to_semantic(rgb: np.ndarray, segments: Mapping[int, int],
 def plan_conversion(coco_root: str, split: str, out_dir: str,
                     void: str = 'ignore') -> Tuple[ClassLayout, List[ConversionJob]]:
     """Read and check the JSON; one job per annotation (file names checked, nothing written)."""
+    if not os.path.isdir(coco_root):
+        what = 'is a file' if os.path.exists(coco_root) else 'does not exist'
+        raise ConfigError(f'COCO root {coco_root} {what}; expected the folder holding '
+                          'annotations/ and the image folders')
     json_path = os.path.join(coco_root, 'annotations', f'panoptic_{split}.json')
     data = read_panoptic_json(json_path)
     layout = class_layout(data['categories'], void)
@@ -164,7 +172,8 @@ def image_size(path: str) -> Tuple[int, int]:
 
 def read_rgb_png(path: str) -> np.ndarray:
     """Read an 8-bit RGB PNG as (H, W, 3) uint8 RGB; ImageError if unreadable or not RGB."""
-    bgr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if bgr is None:
         raise ImageError(f'cannot read panoptic PNG {path} (missing or corrupt)')
     if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] not in (3, 4):

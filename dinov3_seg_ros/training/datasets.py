@@ -32,6 +32,7 @@ from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.errors import ConfigError, ImageError
 from dinov3_seg_ros.core.preprocess import (
     model_input_size, normalization_lut, normalize_rgb, PATCH_SIZE, resize_rgb)
+from dinov3_seg_ros.core.quiet_opencv import quiet_opencv
 from dinov3_seg_ros.training.coco_panoptic import CLASS_NAMES_FILE, image_size, IGNORE_INDEX
 from dinov3_seg_ros.training.transforms import aspect_crop
 
@@ -41,9 +42,15 @@ FOLDER_CLASSES_FILE = 'classes.txt'  # data.format folder: <root>/classes.txt
 JointTransform = Callable[[torch.Tensor, torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
 
 
+def image_folder(root: str, split: str, layout: str = 'coco') -> str:
+    """Return the image folder of a split: root/<split> (coco) or root/<split>/images (folder)."""
+    return os.path.join(root, split, 'images') if layout == 'folder' else os.path.join(root, split)
+
+
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB (EXIF orientation ignored, like the labels)."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    with quiet_opencv():
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
         raise ImageError(f'cannot read image {path} (missing or corrupt)')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -51,7 +58,8 @@ def read_rgb(path: str) -> np.ndarray:
 
 def read_label(path: str) -> np.ndarray:
     """Read a single-channel 8-bit label PNG as (H, W) uint8; ImageError otherwise."""
-    label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if label is None:
         raise ImageError(f'cannot read label {path} (missing or corrupt)')
     if label.dtype != np.uint8 or label.ndim != 2:
@@ -91,13 +99,12 @@ class SemanticSegmentationDataset(Dataset):
         self.root = str(root)
         self.split = split
         self.layout = layout
+        self.image_dir = image_folder(self.root, split, layout)
         if layout == 'folder':
-            self.image_dir = os.path.join(self.root, split, 'images')
             self.label_dir = os.path.join(self.root, split, 'masks')
             default_names = os.path.join(self.root, FOLDER_CLASSES_FILE)
             self._hint = f'data.format folder: put {self.image_dir}, {self.label_dir}'
         else:
-            self.image_dir = os.path.join(self.root, split)
             self.label_dir = os.path.join(self.root, f'semantic_{split}')
             default_names = os.path.join(self.label_dir, CLASS_NAMES_FILE)
             self._hint = 'run or finish dinov3-seg-prepare-coco'
@@ -112,6 +119,11 @@ class SemanticSegmentationDataset(Dataset):
         self.std = torch.tensor([float(s) for s in std]).view(3, 1, 1)
         self._lut = normalization_lut(self.mean.flatten().tolist(), self.std.flatten().tolist())
         self.ignore_index = int(ignore_index)
+        if not os.path.isdir(self.root):  # a wrong root or split, before anything else
+            raise ConfigError(f'dataset folder not found: {self.root}')
+        if not os.path.isdir(self.image_dir):
+            raise ConfigError(f'image folder not found: {self.image_dir} (is the split '
+                              f'{split!r} right?)')
         names_path = class_names_file or default_names
         if not os.path.isfile(names_path):
             raise ConfigError(f'class names file not found: {names_path} '
@@ -125,8 +137,6 @@ class SemanticSegmentationDataset(Dataset):
         return len(self.class_names)
 
     def _pair(self) -> List[Tuple[str, str]]:
-        if not os.path.isdir(self.image_dir):
-            raise ConfigError(f'image folder not found: {self.image_dir}')
         if not os.path.isdir(self.label_dir):
             raise ConfigError(f'label folder not found: {self.label_dir} ({self._hint})')
         labels = set(os.listdir(self.label_dir))

@@ -17,6 +17,8 @@
 Run directory: config.yaml (resolved), checkpoints/ (last, best, best-k), metrics.jsonl,
 plots/ (loss.png, miou.png, per_class_iou.png), feature_cache/ (unless cache.dir is set).
 Only rank 0 writes files; every rank runs the same collectives in the same order.
+Resuming lives in resume.py, the metrics records and plots in run_log.py, the checkpoint
+files in checkpointing.py.
 """
 
 from dataclasses import asdict
@@ -33,23 +35,22 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dinov3_seg_ros.core.backbone import build_backbone
 from dinov3_seg_ros.core.checkpoint import HeadCheckpoint
-from dinov3_seg_ros.core.errors import CheckpointError, ConfigError, one_line
+from dinov3_seg_ros.core.errors import CheckpointError, ConfigError
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig
-from dinov3_seg_ros.training import plots
 from dinov3_seg_ros.training.checkpointing import (CheckpointKeeper, LAST, capture_rng,
-                                                   load_training_checkpoint,
-                                                   reopen_finished_stage, restore_rng,
+                                                   load_training_checkpoint, restore_rng,
                                                    TrainingState)
 from dinov3_seg_ros.training.distributed import all_reduce_sum, DistContext, sync_batchnorm
 from dinov3_seg_ros.training.evaluation import batch_features, evaluate
 from dinov3_seg_ros.training.feature_cache import backbone_fingerprint, open_or_build
-from dinov3_seg_ros.training.loaders import (epoch_batches, eval_loader, fixed_size,
-                                             open_split, train_loader)
-from dinov3_seg_ros.training.losses import FocalDiceLoss
+from dinov3_seg_ros.training.loaders import (check_data_root, epoch_batches, eval_loader,
+                                             fixed_size, open_split, train_loader)
+from dinov3_seg_ros.training.losses import FocalDiceLoss, loss_size
 from dinov3_seg_ros.training.optim import (autocast_dtype, build_optimizer, lr_factor,
                                            make_scaler, scheduler_state, set_lr, train_step)
-from dinov3_seg_ros.training.tensorboard_log import summary_writer_class, TensorBoardLog
-from dinov3_seg_ros.training.train_config import dump_config, flatten, TrainConfig
+from dinov3_seg_ros.training.resume import check_run_dir, resume_training
+from dinov3_seg_ros.training.run_log import RunLog
+from dinov3_seg_ros.training.train_config import dump_config, TrainConfig
 
 LOGGER = logging.getLogger(__name__)
 
@@ -61,17 +62,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def loss_size(target_size: int, height: int, width: int) -> Tuple[int, int]:
-    """(H', W') of the loss for loss.target_size: the long side, the aspect kept; 0 = (0, 0).
-
-    640x640 with 320 -> 320x320 (the upstream); 640x480 with 320 -> 240x320, never squashed.
-    """
-    if not target_size:
-        return (0, 0)
-    scale = target_size / max(height, width)
-    return (max(1, round(height * scale)), max(1, round(width * scale)))
-
-
 class Trainer:
     """Trains an ASPP head on a frozen DINOv3 backbone as the config's stages describe."""
 
@@ -79,11 +69,10 @@ class Trainer:
         self.config, self.ctx = config, ctx
         run = config.run
         self.ckpt_dir = os.path.join(run.dir, 'checkpoints')
-        self.metrics_path = os.path.join(run.dir, plots.METRICS_FILE)
         self.cache_root = config.cache.dir or os.path.join(run.dir, 'feature_cache')
-        if not resume and os.path.isfile(os.path.join(self.ckpt_dir, LAST)):
-            raise ConfigError(f'run.dir: {run.dir} already holds a run; resume it with '
-                              '--resume auto or choose another run.dir')
+        check_run_dir(run.dir, bool(resume))  # paths first: a wrong one is the only message
+        check_data_root(config)
+        payload = load_training_checkpoint(resume) if resume else None
         seed_everything(run.seed)
         try:
             self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights)
@@ -114,34 +103,12 @@ class Trainer:
         self.val_batches: Optional[torch.utils.data.DataLoader] = None
         self.rate = 0.0
         self.backbone_key = ''
-        self.tensorboard: Optional[TensorBoardLog] = None
-        if run.tensorboard:
-            writer_class = summary_writer_class()  # every rank fails alike when it is missing
-            if ctx.is_main:
-                self.tensorboard = TensorBoardLog(os.path.join(run.dir, 'tensorboard'),
-                                                  writer_class)
-        if resume:
-            self._load(resume)
+        self.log = RunLog(run.dir, run.tensorboard, ctx.is_main)
+        if payload is not None:
+            self.state, self.resume_payload = resume_training(resume, payload, self.head,
+                                                              config)
         if ctx.is_main:
             os.makedirs(self.ckpt_dir, exist_ok=True)
-
-    def _load(self, path: str) -> None:
-        payload = load_training_checkpoint(path)
-        try:
-            self.head.load_state_dict(payload['state_dict'])
-        except RuntimeError as exc:
-            raise CheckpointError(f'{path!r} does not fit the configured head: '
-                                  f'{one_line(exc, 300)}') from None
-        self.state = TrainingState.from_dict(payload['training'])
-        self.resume_payload = payload
-        reopen_finished_stage(self.state.position, payload, self.config)
-        saved, now = flatten(payload.get('config') or {}), flatten(self.config.to_dict())
-        changed = sorted(k for k in set(saved) | set(now)
-                         if not k.startswith('run.') and saved.get(k) != now.get(k))
-        if changed:
-            LOGGER.warning('resuming with settings that differ from the checkpoint\'s: %s',
-                           ', '.join(changed[:12]))
-        LOGGER.info('resuming %s at %s', path, self.state.position)
 
     def run(self) -> Dict[str, Any]:
         """Train every remaining stage; returns {'best_miou', 'last_miou', 'checkpoint'}.
@@ -156,13 +123,12 @@ class Trainer:
                            self.config.run.dir, len(self.config.stages), pos.global_epoch)
         elif self.ctx.is_main:
             dump_config(self.config, os.path.join(self.config.run.dir, 'config.yaml'))
-            plots.truncate_after(self.metrics_path, pos.step)
+            self.log.truncate_after(pos.step)
         while self.state.position.stage < len(self.config.stages):
             self._run_stage()
         if self.ctx.is_main:
-            self._plot()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
+            self.log.plot()
+        self.log.close()
         return {'best_miou': self.state.best_miou, 'last_miou': self.state.last_miou,
                 'checkpoint': os.path.join(self.ckpt_dir, LAST)}
 
@@ -256,7 +222,7 @@ class Trainer:
         bar.set_postfix(loss=f'{loss:.4f}', lr=f'{lr:.2e}', img_s=f'{rate:.1f}')
         if self.ctx.is_main:
             pos = self.state.position
-            self._record({
+            self.log.record({
                 'kind': 'step', 'step': pos.step, 'stage': pos.stage,
                 'epoch': pos.global_epoch + 1, 'loss': loss, 'lr': lr, 'images_per_s': rate})
 
@@ -271,7 +237,7 @@ class Trainer:
                   'dice': float(sums[2]) / count, 'lr': optimizer.param_groups[0]['lr'],
                   'images_per_s': self.rate}
         if self.ctx.is_main:
-            self._record(record)
+            self.log.record(record)
         miou = None
         last_of_stage = pos.epoch + 1 == stage.epochs
         if last_of_stage or (pos.epoch + 1) % cfg.run.eval_every_epochs == 0:
@@ -279,12 +245,12 @@ class Trainer:
             miou = summary['miou']
             self.state.last_miou = miou
             if self.ctx.is_main:
-                self._record({
+                self.log.record({
                     'kind': 'eval', 'epoch': epoch, 'stage': pos.stage, 'step': pos.step,
                     'miou': miou, 'pixel_accuracy': summary['pixel_accuracy'],
                     'val_loss': summary['val_loss'], 'pixels': summary['pixels'],
                     'images': summary['images'], 'per_class_iou': summary['per_class_iou']})
-                self._plot()
+                self.log.plot()
         if self.ctx.is_main:
             LOGGER.info('epoch %d/%d (stage %d, epoch %d/%d): loss %.4f, val mIoU %s, %.1f img/s',
                         epoch, sum(s.epochs for s in cfg.stages), pos.stage, pos.epoch + 1,
@@ -295,11 +261,6 @@ class Trainer:
             pos.stage, pos.epoch, pos.stage_step = pos.stage + 1, 0, 0
         self.state.epoch_sums = None
         self._save(optimizer, scaler, lr, total, miou, epoch)
-
-    def _record(self, record: Dict[str, Any]) -> None:
-        plots.append_record(self.metrics_path, record)
-        if self.tensorboard is not None:
-            self.tensorboard.write(record)
 
     def _evaluate(self) -> Dict[str, Any]:
         if self.val_batches is None:
@@ -328,15 +289,3 @@ class Trainer:
             'scheduler': scheduler_state(pos.stage_step, total, lr, cfg.schedule),
             'rng': capture_rng(), 'config': cfg.to_dict(), 'metric': miou})
         self.keeper.save(payload, self.state, miou, epoch)
-
-    def _plot(self) -> None:
-        if not os.path.isfile(self.metrics_path):
-            return
-        records = plots.read_records(self.metrics_path)
-        out = os.path.join(self.config.run.dir, 'plots')
-        plots.plot_curves(records, out)
-        evals = [r for r in records if r.get('kind') == 'eval']
-        if evals:
-            plots.plot_per_class_iou(evals[-1]['per_class_iou'],
-                                     os.path.join(out, 'per_class_iou.png'),
-                                     f'IoU per class, epoch {evals[-1]["epoch"]}')

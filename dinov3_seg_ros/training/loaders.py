@@ -18,6 +18,7 @@ Shuffling derives from (seed, epoch) and every sample's augmentation from (seed,
 index), so a resumed run, any num_workers and any world size see the same data.
 """
 
+import os
 import random
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -27,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from dinov3_seg_ros.core.config import InputSize
 from dinov3_seg_ros.core.errors import ConfigError
-from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
+from dinov3_seg_ros.training.datasets import image_folder, SemanticSegmentationDataset
 from dinov3_seg_ros.training.distributed import DistContext, ResumableSampler, shard
 from dinov3_seg_ros.training.train_config import image_hw, TrainConfig
 from dinov3_seg_ros.training.transforms import build_transforms
@@ -39,11 +40,27 @@ def fixed_size(config: TrainConfig) -> InputSize:
     return InputSize(mode='fixed', width=width, height=height)
 
 
+def check_data_root(config: TrainConfig) -> None:
+    """Raise ConfigError naming data.root (or a split) unless their folders exist."""
+    data = config.data
+    if not data.root:
+        raise ConfigError('data.root: set it to the prepared dataset (dinov3-seg-prepare-coco)')
+    if not os.path.isdir(data.root):
+        what = 'is a file' if os.path.exists(data.root) else 'does not exist'
+        raise ConfigError(f'data.root: {data.root} {what}; set it to the dataset folder (the '
+                          'COCO root after dinov3-seg-prepare-coco, or your own with '
+                          'data.format folder)')
+    for key, split in (('data.train_split', data.train_split), ('data.val_split', data.val_split)):
+        folder = image_folder(data.root, split, data.format)
+        if not os.path.isdir(folder):
+            raise ConfigError(f'{key}: no image folder {folder} for split {split!r} (data.format '
+                              f'{data.format}); check the split name and data.root')
+
+
 def open_split(config: TrainConfig, split: str, mean: Sequence[float], std: Sequence[float],
                limit: int = 0, augment: bool = False) -> SemanticSegmentationDataset:
     """Open the dataset of one split (first `limit` samples if > 0), augmented if asked."""
-    if not config.data.root:
-        raise ConfigError('data.root: set it to the prepared dataset (dinov3-seg-prepare-coco)')
+    check_data_root(config)
     size = fixed_size(config)
     transform = None
     if augment:

@@ -30,6 +30,17 @@ import torch.nn.functional as F
 Alpha = Union[None, float, Sequence[float]]
 
 
+def loss_size(target_size: int, height: int, width: int) -> Tuple[int, int]:
+    """(H', W') of the loss for loss.target_size: the long side, the aspect kept; 0 = (0, 0).
+
+    640x640 with 320 -> 320x320 (the upstream); 640x480 with 320 -> 240x320, never squashed.
+    """
+    if not target_size:
+        return (0, 0)
+    scale = target_size / max(height, width)
+    return (max(1, round(height * scale)), max(1, round(width * scale)))
+
+
 def _valid_mask(target: torch.Tensor, ignore_index: Optional[int]) -> torch.Tensor:
     if ignore_index is None:
         return torch.ones_like(target, dtype=torch.bool)

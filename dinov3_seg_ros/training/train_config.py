@@ -176,6 +176,10 @@ def load_config(path: str = '', overrides: Sequence[str] = ()) -> TrainConfig:
                 data = yaml.safe_load(stream) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f'{path}: invalid YAML: {one_line(exc)}') from None
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            what = 'is a folder' if isinstance(exc, IsADirectoryError) else 'does not exist'
+            raise ConfigError(f'config file {path} {what}; give a training YAML such as '
+                              'config/train_coco_panoptic.yaml') from None
         if not isinstance(data, dict):
             raise ConfigError(f'{path}: expected a mapping at the top level')
     for item in overrides:

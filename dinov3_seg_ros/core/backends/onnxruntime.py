@@ -27,8 +27,7 @@ from ..config import InputSize
 from ..errors import CheckpointError, ConfigError
 from ..export.metadata import parse_metadata
 from .base import Backend, describe_export, ModelInfo, warn_untrained
-from .ort_session import CPU, CUDA, import_onnxruntime, open_session, parse_device  # noqa: F401
-from .ort_session import provider_plan, TRT  # noqa: F401 - re-exported for callers
+from .ort_session import CUDA, open_session, parse_device, TRT
 
 
 def _torch_cuda() -> bool:

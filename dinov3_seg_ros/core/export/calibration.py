@@ -73,7 +73,9 @@ def read_calibration_rgb(source: str) -> np.ndarray:
                               f'{exc}; pass --calibration-images') from None
     else:
         import cv2
-        bgr = cv2.imread(source, cv2.IMREAD_COLOR)
+        from dinov3_seg_ros.core.quiet_opencv import quiet_opencv
+        with quiet_opencv():
+            bgr = cv2.imread(source, cv2.IMREAD_COLOR)
         if bgr is None:
             raise ConfigError(f'--calibration-images: cannot read image {source!r}')
         rgb = bgr[:, :, ::-1]
