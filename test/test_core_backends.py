@@ -209,3 +209,16 @@ def test_auto_with_a_model_file_never_imports_torch(fused):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == '[]'
+
+
+def test_exported_ir_gives_the_labels_of_its_onnx(fused, frames, tmp_path):
+    """dinov3-seg-export --out m.xml: the IR carries the metadata and the same model."""
+    from dinov3_seg_ros.core.export.ir import write_ir
+    xml = str(tmp_path / 'm.xml')
+    assert write_ir(fused, xml)['head_names'] == ['lively']
+    assert sorted(os.listdir(tmp_path)) == ['m.bin', 'm.xml']  # no temporary left behind
+    from_ir = Segmenter(config(backend='auto', onnx_model=xml))
+    from_onnx = Segmenter(config(backend='openvino', onnx_model=fused))
+    assert from_ir.backend == 'openvino' and from_ir.head_names == ['lively']
+    for frame in frames:
+        assert np.array_equal(from_ir(frame).labels, from_onnx(frame).labels)

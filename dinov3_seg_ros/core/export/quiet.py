@@ -16,13 +16,14 @@
 Silences torch.jit's TracerWarning and the FutureWarning/DeprecationWarning blocks of the
 tracers and exporters, torch's 'No CUDA runtime is found, using CUDA_HOME' warning, and
 NNCF's INFO lines (e.g. ~45 'Not adding activation input quantizer'); warnings and errors
-of NNCF still show. Import nncf before entering: its import resets its logger to INFO.
+of NNCF still show, and its progress bars unless INFO is logged (-v). Import nncf before
+entering: its import resets its logger to INFO.
 """
 
 import contextlib
 import logging
 import sys
-from typing import Iterator
+from typing import Any, Callable, Iterator
 import warnings
 
 NOISY_LOGGERS = {'nncf': logging.WARNING, 'torch.utils.cpp_extension': logging.ERROR}
@@ -47,8 +48,27 @@ def quiet_conversion() -> Iterator[None]:
             warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         for logger, quiet in zip(loggers, quiet_levels):
             logger.setLevel(max(logger.level, quiet))
+        restore = _hide_progress_bars()
         try:
             yield
         finally:
+            restore()
             for logger, level in zip(loggers, levels):
                 logger.setLevel(level)
+
+
+def _hide_progress_bars() -> Callable[[], None]:
+    """Disable NNCF's progress bars unless INFO is logged (-v); return the undo."""
+    module = sys.modules.get('nncf.common.logging.track_progress')
+    if module is None or logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        return lambda: None
+    original = module.track.__init__
+
+    def quiet_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs['disable'] = True
+        original(self, *args, **kwargs)
+    module.track.__init__ = quiet_init
+
+    def restore() -> None:
+        module.track.__init__ = original
+    return restore
