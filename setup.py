@@ -64,6 +64,7 @@ setup(
             'dinov3-seg-train = dinov3_seg_ros.cli.train:main',
             'dinov3-seg-eval = dinov3_seg_ros.cli.evaluate:main',
             'dinov3-seg-bench-cache = dinov3_seg_ros.cli.bench_cache:main',
+            'dinov3-seg-cache = dinov3_seg_ros.cli.cache:main',
         ],
     },
 )

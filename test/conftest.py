@@ -49,6 +49,14 @@ def _float32_auto_dtype():
         yield
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _private_model_cache(tmp_path_factory):
+    """Model cache entries (backends.model_cache) go to a session folder, not ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.mktemp('xdg_cache')))
+        yield
+
+
 def reference_path(name: str) -> str:
     """Path of a file in ../shared/reference; skip (fail on CI) when it is absent."""
     path = os.path.join(REFERENCE_DIR, name)

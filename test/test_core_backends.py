@@ -191,8 +191,10 @@ import sys
 import numpy as np
 from dinov3_seg_ros.core.config import ModelConfig
 from dinov3_seg_ros.core.segmenter import Segmenter
-seg = Segmenter(ModelConfig(backend='openvino', onnx_model=sys.argv[1], backbone='vits16',
-                            device='cpu', input_size='64', warmup=1))
+seg = Segmenter(ModelConfig(backend='auto', onnx_model=sys.argv[1], backbone='vits16',
+                            device='auto', input_size='64', warmup=1))
+assert seg.backend == 'openvino'  # auto decided without torch (cuda_probe)
+assert 'libtorch' not in open('/proc/self/maps').read()
 frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
 result = seg(frame, overlay=True, colored=True, confidence=True)
 batch = seg.segment_batch([frame, frame[:, :40]])
@@ -201,9 +203,22 @@ print(sorted(m for m in ('torch', 'torchvision', 'timm') if m in sys.modules))
 '''
 
 
-def test_openvino_inference_never_imports_torch(fused):
+def test_auto_with_a_model_file_never_imports_torch(fused):
     env = dict(os.environ, PYTHONPATH=REPO)
     out = subprocess.run([sys.executable, '-c', TORCH_FREE, fused], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == '[]'
+
+
+def test_exported_ir_gives_the_labels_of_its_onnx(fused, frames, tmp_path):
+    """dinov3-seg-export --out m.xml: the IR carries the metadata and the same model."""
+    from dinov3_seg_ros.core.export.ir import write_ir
+    xml = str(tmp_path / 'm.xml')
+    assert write_ir(fused, xml)['head_names'] == ['lively']
+    assert sorted(os.listdir(tmp_path)) == ['m.bin', 'm.xml']  # no temporary left behind
+    from_ir = Segmenter(config(backend='auto', onnx_model=xml))
+    from_onnx = Segmenter(config(backend='openvino', onnx_model=fused))
+    assert from_ir.backend == 'openvino' and from_ir.head_names == ['lively']
+    for frame in frames:
+        assert np.array_equal(from_ir(frame).labels, from_onnx(frame).labels)

@@ -64,3 +64,19 @@ def test_status_warns_for_untrained_weights_and_malformed_input():
     status = build_status(stats.report(), 'seg', 'cpu', info, untrained=True, enabled=True)
     assert status.level == DiagnosticStatus.WARN
     assert 'UNTRAINED' in status.message and '1 malformed' in status.message
+
+
+def test_frames_ignored_while_disabled_are_reported():
+    now = [0.0]
+    stats = WindowStats(clock=lambda: now[0])
+    for _ in range(3):
+        stats.count('input')
+        stats.count('ignored')  # what the runtime counts while 'enabled' is false
+    now[0] = 1.0
+    status = build_status(stats.report(), 'seg', 'cpu', {}, untrained=False, enabled=False)
+    values = {kv.key: kv.value for kv in status.values}
+    assert (values['ignored_frames'], values['ignored_frames_total']) == ('3', '3')
+    assert status.message.startswith('disabled')
+    now[0] = 2.0
+    second = stats.report()
+    assert (second.ignored, second.total_ignored) == (0, 3)

@@ -88,6 +88,20 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     group = parser.add_argument_group('model')
     for name in MODEL_OPTION_NAMES:
         add_option(group, name, default=warmup if name == 'warmup' else None)
+    add_cache_arguments(group)
+
+
+def add_cache_arguments(parser: Any) -> None:
+    """Add --cache-dir (the option table) and --no-cache; cache_dir(args) reads them."""
+    add_option(parser, 'cache_dir')
+    parser.add_argument('--no-cache', action='store_true',
+                        help='no model cache: convert the model at every start (= --cache-dir '
+                             'none)')
+
+
+def cache_dir(args: argparse.Namespace) -> str:
+    """ModelConfig.cache_dir from --cache-dir / --no-cache ('none' when off)."""
+    return 'none' if args.no_cache else args.cache_dir
 
 
 def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +144,7 @@ def model_config_from_args(args: argparse.Namespace, **extra: Any) -> ModelConfi
     check_onnx_model(args.onnx_model, args.backend)
     fields = {name: getattr(args, name) for name in MODEL_OPTION_NAMES}
     fields['head_weights'] = tuple(fields['head_weights'])
+    fields['cache_dir'] = cache_dir(args)
     fields.update(extra)
     try:
         return ModelConfig(**fields)

@@ -20,6 +20,10 @@ Example: dinov3-seg-export --backbone vits16plus --backbone-weights dinov3_vits1
 --int8 also writes <out>.xml/.bin: an int8 OpenVINO IR quantized by NNCF from the exported
 ONNX, calibrated on --calibration-images (default: scikit-image's sample photos).
 
+--out m.xml writes the OpenVINO IR (m.xml + m.bin, float32 weights, the metadata in
+rt_info) instead of the ONNX: the one file a robot needs (onnx_model: m.xml; no torch at
+run time); with --int8 the int8 IR goes to m-int8.xml.
+
 Without --backbone-weights / --head-weights the random weights are the ones dinov3-seg-infer,
 -bench and -eval build from the same --seed (marked untrained in the metadata), so
 `--backend onnxruntime --onnx-model` gives the labels `--backend torch` gives.
@@ -27,6 +31,7 @@ Without --backbone-weights / --head-weights the random weights are the ones dino
 
 import argparse
 import os
+import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -47,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     for name in ('backbone', 'backbone_weights', 'head_weights', 'classes_file', 'seed'):
         add_option(parser, name)
-    parser.add_argument('--out', required=True, metavar='PATH', help='output .onnx file')
+    parser.add_argument('--out', required=True, metavar='PATH',
+                        help='output .onnx file, or an OpenVINO IR .xml (+ .bin)')
     parser.add_argument('--head-only', action='store_true',
                         help="export the head alone: 'features' (N,C,h,w) -> 'logits' "
                              '(for TensorRT pipelines that run the backbone themselves)')
@@ -111,6 +117,20 @@ def sample_image(size: Tuple[int, int], mean: Sequence[float],
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
+    if not args.out.endswith('.xml'):
+        return _export(args, '')
+    if args.head_only or args.precision != 'float32':
+        raise ConfigError('--out .xml writes the float32 fused model: drop --head-only / '
+                          '--precision')
+    with tempfile.TemporaryDirectory(prefix='dinov3-export-') as folder:
+        xml_path, args.out = args.out, os.path.join(folder, 'fused.onnx')
+        if not os.path.isdir(os.path.dirname(os.path.abspath(xml_path))):
+            raise ConfigError(f'--out: the directory of {xml_path!r} does not exist')
+        return _export(args, xml_path)
+
+
+def _export(args: argparse.Namespace, xml_path: str) -> int:
+    """Export args.out (.onnx); then the IR at xml_path when given."""
     import torch
     from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
@@ -118,7 +138,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     from dinov3_seg_ros.core.export.parity import check_parity
     from dinov3_seg_ros.core.backends.torch_backend import head_names_for, load_heads
     if not args.out.endswith('.onnx'):
-        raise ConfigError(f'--out: {args.out!r} should end with .onnx')
+        raise ConfigError(f'--out: {args.out!r} should end with .onnx or .xml')
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise ConfigError(f'--out: the directory of {args.out!r} does not exist')
     if args.head_only and len(args.head_weights) > 1:
@@ -151,10 +171,16 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     meta = result.metadata
     megabytes = os.path.getsize(args.out) / 1e6
     shape = 'dynamic N, H, W' if result.dynamic else f'FIXED {size[1]}x{size[0]} (WxH)'
-    print(f'wrote {args.out} ({megabytes:.1f} MB): {meta["kind"]} {meta["backbone"]}, heads '
+    if xml_path:
+        from dinov3_seg_ros.core.export.ir import ir_megabytes, write_ir
+        write_ir(args.out, xml_path)
+        megabytes = ir_megabytes(xml_path)
+    print(f'wrote {xml_path or args.out} ({megabytes:.1f} MB): {meta["kind"]} '
+          f'{meta["backbone"]}, heads '
           + ', '.join(f'{n} [{k} classes]' for n, k in zip(meta['head_names'],
                                                            meta['num_classes']))
           + f', {shape}, opset {args.opset}, exporter {result.exporter}, {args.precision}'
+          + (', OpenVINO IR' if xml_path else '')
           + (', UNTRAINED weights' if meta.get('untrained') else ''))
     if args.check:  # the torch reference, built only when asked for
         modules = onnx_export.prepare_heads(heads, True)
@@ -168,8 +194,10 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         report = check_parity(args.out, module.eval(), x)
         print(f'parity at {x.shape[3]}x{x.shape[2]}: {report}')
     if int8 is not None:
+        int8_path = (os.path.splitext(xml_path)[0] + '-int8.xml' if xml_path
+                     else os.path.splitext(args.out)[0] + '.xml')
         try:
-            _write_int8(args.out, int8, meta)
+            _write_int8(args.out, int8, meta, int8_path)
         except BaseException:
             from dinov3_seg_ros.core.export.int8 import remove_failed_export
             remove_failed_export(args.out)  # a failed --int8 export leaves nothing behind
@@ -195,15 +223,13 @@ def _int8_plan(args: argparse.Namespace) -> Int8Plan:
     return sources, text, keep, args.calibration_count
 
 
-def _write_int8(onnx_path: str, plan: Int8Plan,
-                meta: Dict[str, Any]) -> None:
-    """Quantize the written ONNX to <out>.xml and print agreement and speed."""
+def _write_int8(onnx_path: str, plan: Int8Plan, meta: Dict[str, Any], xml_path: str) -> None:
+    """Quantize the written ONNX to xml_path and print agreement and speed."""
     from dinov3_seg_ros.core.export import int8 as int8_export
     from dinov3_seg_ros.core.export.calibration import calibration_images
     sources, text, keep, count = plan
     size = meta['export_size']
     frames = list(calibration_images(sources, size, meta['mean'], meta['std'], count))
-    xml_path = os.path.splitext(onnx_path)[0] + '.xml'
     report = int8_export.quantize_to_int8(onnx_path, xml_path, frames, source=text, keep=keep)
     megabytes = sum(os.path.getsize(os.path.splitext(xml_path)[0] + e)
                     for e in ('.xml', '.bin')) / 1e6

@@ -117,7 +117,9 @@ class ModelConfig:
     backend: auto (backends.selection: torch on CUDA, else openvino when installed, else
     torch), torch, onnxruntime or openvino; onnx_model: a fused .onnx (onnxruntime,
     openvino) or an OpenVINO IR .xml; threads: CPU threads of onnxruntime/openvino (0: the
-    physical cores); openvino_cache_dir: OpenVINO's compiled-model cache.
+    physical cores); openvino_cache_dir: OpenVINO's compiled-blob cache (default: under
+    cache_dir); cache_dir: the model cache (backends.model_cache: '' = the default
+    $XDG_CACHE_HOME/dinov3_seg_ros, 'none' = off).
 
     input_size '' (or None) means not given: input_size_given is then False and the
     Segmenter uses the first head checkpoint's own training size when it records one (else
@@ -135,6 +137,7 @@ class ModelConfig:
     onnx_model: str = ''
     threads: int = 0
     openvino_cache_dir: str = ''
+    cache_dir: str = ''
     warmup: int = 1
     compile: bool = False
     seed: int = 0

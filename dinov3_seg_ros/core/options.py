@@ -113,6 +113,10 @@ MODEL_OPTIONS: Tuple[Option, ...] = (
            'faster on the CPU but 25-35 s more start-up (again when the frame shape differs '
            'from the warm-up one: prefer a fixed {input_size}); falls back to eager with a '
            'warning.'),
+    Option('cache_dir', '', "Model cache: the OpenVINO IR converted once when no "
+           "{onnx_model} is given, and OpenVINO's compiled blobs; {unset} = "
+           "$XDG_CACHE_HOME/dinov3_seg_ros (else ~/.cache/dinov3_seg_ros), a folder, or "
+           "'none' = off.", metavar='DIR'),
     Option('seed', 0, 'Seed of the random backbone/head weights used without '
            "{backbone_weights}/{head_weights}: the same model in infer, export, bench and eval "
            "(dinov3-seg-train's run.seed).", node=False),

@@ -45,6 +45,8 @@ class WindowReport:
     total_failed: int = 0
     last_failure: str = ''
     failing: bool = False
+    ignored: int = 0  # frames that arrived while 'enabled' was false
+    total_ignored: int = 0
 
 
 class WindowStats:
@@ -57,7 +59,8 @@ class WindowStats:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0, 'failed': 0}
+        self._totals = {'input': 0, 'output': 0, 'dropped': 0, 'malformed': 0, 'failed': 0,
+                        'ignored': 0}
         self._start = clock()
         self._window = dict(self._totals)
         self._latencies: List[float] = []
@@ -66,7 +69,7 @@ class WindowStats:
         self._failing = False
 
     def count(self, event: str) -> None:
-        """Count one 'input', 'dropped' or 'malformed' event."""
+        """Count one 'input', 'dropped', 'malformed' or 'ignored' (not enabled) event."""
         with self._lock:
             self._window[event] += 1
             self._totals[event] += 1
@@ -108,7 +111,8 @@ class WindowStats:
             total_input=totals['input'], total_output=totals['output'],
             total_dropped=totals['dropped'], total_malformed=totals['malformed'],
             failed=window['failed'], total_failed=totals['failed'],
-            last_failure=self._last_failure, failing=failing)
+            last_failure=self._last_failure, failing=failing,
+            ignored=window['ignored'], total_ignored=totals['ignored'])
 
 
 def node_values(seg: Any, input_transport: str, active: bool, cameras: Sequence[str],
@@ -178,6 +182,8 @@ def build_status(report: WindowReport, name: str, hardware_id: str, info: Dict[s
         'failed': str(report.failed),
         'failed_total': str(report.total_failed),
         'last_failure': report.last_failure,
+        'ignored_frames': str(report.ignored),
+        'ignored_frames_total': str(report.total_ignored),
         'frames_in_total': str(report.total_input),
         'frames_out_total': str(report.total_output),
         'window_s': f'{report.period_s:.2f}',

@@ -112,6 +112,7 @@ class NodeParams:
     dtype: str = 'auto'
     warmup: int = 1
     compile: bool = False
+    cache_dir: str = ''
     cameras: Tuple[str, ...] = ()
     input_transport: str = 'raw'
     input_reliability: str = 'best_effort'
@@ -140,7 +141,8 @@ class NodeParams:
                            head_weights=self.head_weights, classes_file=self.classes_file,
                            input_size=self.input_size, device=self.device, dtype=self.dtype,
                            backend=self.backend, onnx_model=self.onnx_model,
-                           warmup=self.warmup, compile=self.compile)
+                           warmup=self.warmup, compile=self.compile,
+                           cache_dir=self.cache_dir)
 
 
 def split_paths(value: Any) -> Tuple[str, ...]:

@@ -25,7 +25,8 @@ base.CapabilityError.
 
 Modules: torch_backend (timm backbone + heads, autocast), onnxruntime (an exported fused
 .onnx; ort_session opens it, tensorrt_cache keys its TensorRT engines), openvino (a fused
-.onnx, an OpenVINO IR .xml, or the torch model converted in memory).
+.onnx, an OpenVINO IR .xml, or without a model file the IR of the model cache: model_cache
+holds the entries on disk, cache_builder converts the torch model once in a child process).
 
 Adding an engine, e.g. native TensorRT, is one new module and one line::
 

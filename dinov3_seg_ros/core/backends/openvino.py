@@ -16,30 +16,32 @@
 
 The model is config.onnx_model, a fused .onnx from dinov3-seg-export or an OpenVINO IR .xml
 (its metadata: rt_info ['dinov3_seg_ros', 'metadata'], a JSON string of the export.metadata
-dict, plus 'precision': 'int8' for quantized models); without one, the torch model of the
-config is converted in memory (openvino.convert_model; torch needed then). Precision: bf16
-(INFERENCE_PRECISION_HINT) when the dtype resolves to bfloat16 (precision.resolve_dtype),
-else f32; threads: config.threads or the physical cores; compiled models are cached in
-CACHE_DIR (config.openvino_cache_dir, default ~/.cache/dinov3_seg_ros/openvino). Input
-shapes stay dynamic ([-1, 3, -1, -1]) unless the model is fixed-size. Neither this module
-nor the inference path imports torch.
+dict, plus 'precision': 'int8' for quantized models); without one, the IR of the model
+cache (cache_builder.model_file: converted once from the torch model in a child process,
+so this process never imports torch). Precision: bf16 (INFERENCE_PRECISION_HINT) when the
+dtype resolves to bfloat16 (precision.resolve_dtype), else f32; threads: config.threads or
+the physical cores; compiled blobs are cached in CACHE_DIR (config.openvino_cache_dir,
+default <cache_dir>/openvino; none with cache_dir 'none'); the CPU plugin keeps its
+per-input-shape state for at most RUNTIME_CACHE shapes. Input shapes stay dynamic
+([-1, 3, -1, -1]) unless the model is fixed-size. Only export.ir.convert_from_torch (run
+by the cache builder's child process) imports torch.
 """
 
 import logging
 import os
 import tempfile
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, one_line
-from ..export.metadata import ir_metadata, read_metadata
+from ..export.metadata import ir_metadata
 from ..precision import resolve_dtype
 from .base import Backend, describe_export, warn_untrained
 from ..host import physical_cores
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'dinov3_seg_ros', 'openvino')
+RUNTIME_CACHE = 16  # input shapes whose CPU-plugin state is kept (a camera may change size)
 OV_PRECISION = {'float32': 'f32', 'bfloat16': 'bf16', 'float16': 'f16'}
 
 
@@ -53,36 +55,17 @@ def import_openvino() -> Any:
     return openvino
 
 
-def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str, Any]]:
-    """Convert the config's torch model (backbone + heads) with openvino.convert_model.
-
-    In memory, with dynamic [-1, 3, -1, -1] input (the traceable RoPE); when timm's RoPE is
-    not the expected module, through a fused ONNX export in folder. Imports torch.
-    Returns (openvino.Model, the metadata an export would carry).
-    """
-    import torch
-
-    from ..backbone import build_backbone
-    from ..export.onnx import export_fused, FusedModel, prepare_heads
-    from ..export.metadata import build_metadata
-    from ..export.rope import traceable_rope
-    from .torch_backend import head_names_for, load_heads
-    heads = load_heads(config, config.backbone)
-    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
-    names = head_names_for(config.head_weights)
-    size = config.input_size
-    sample = (size.height, size.width) if size.mode == 'fixed' else (64, 96)
-    with traceable_rope(backbone) as patched:
-        if patched:
-            model = FusedModel(backbone, prepare_heads(heads)).eval()
-            with torch.no_grad():
-                converted = ov.convert_model(model, example_input=torch.zeros(1, 3, *sample),
-                                             input=[-1, 3, -1, -1])
-            return converted, build_metadata('fused', backbone, heads, names, str(size),
-                                             True, sample)
-    path = os.path.join(folder, 'fused.onnx')
-    export_fused(backbone, heads, path, head_names=names, size=sample, input_size=str(size))
-    return ov.Core().read_model(path), read_metadata(path)
+def set_blob_cache(core: Any, config: Any) -> None:
+    """Point OpenVINO's CACHE_DIR at config.openvino_cache_dir or <cache_dir>/openvino."""
+    from .model_cache import blob_dir, resolve_cache_dir
+    folder = config.openvino_cache_dir or blob_dir(resolve_cache_dir(config.cache_dir))
+    if not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:  # an unwritable cache: the model cache warned already, run uncached
+        return
+    core.set_property({'CACHE_DIR': folder})
 
 
 class OpenVinoBackend(Backend):
@@ -103,11 +86,11 @@ class OpenVinoBackend(Backend):
 
     def _build(self, ov: Any, config: Any, folder: str) -> None:
         core, path = ov.Core(), config.onnx_model
+        device, target = self._target(core, config.device)  # fails before any conversion
         if not path:
-            LOGGER.info('openvino: no onnx_model given, converting the torch %s model',
-                        config.backbone)
-            model, self.metadata = convert_from_torch(config, ov, folder)
-        elif not os.path.isfile(path):
+            from .cache_builder import model_file
+            path = model_file(config, folder)  # the cached IR (converted once, elsewhere)
+        if not os.path.isfile(path):
             raise CheckpointError(f'OpenVINO model not found: {path!r}')
         else:
             try:
@@ -116,14 +99,13 @@ class OpenVinoBackend(Backend):
                 raise CheckpointError(f'cannot read model {path!r} with OpenVINO: '
                                       f'{one_line(exc, 200)}') from None
             self.metadata = ir_metadata(model, path)
-        shown = config.onnx_model or f'{config.backbone} (converted from torch)'
+        shown = config.onnx_model or f'{config.backbone} (IR {path})'
         info = describe_export(self.metadata, shown, config, self.name)
         if len(model.outputs) != len(info.head_names):
             raise CheckpointError(f'{shown!r}: {len(model.outputs)} outputs but metadata '
                                   f'describes {len(info.head_names)} heads')
         if info.fixed_size is None and model.inputs[0].get_partial_shape().is_static:
             model.reshape([-1, 3, -1, -1])
-        device, target = self._target(core, config.device)
         dtype, reason = resolve_dtype(config.dtype, 'cpu' if target == 'CPU' else 'cuda')
         if self.metadata.get('precision') == 'int8':
             precision = 'int8'
@@ -134,14 +116,13 @@ class OpenVinoBackend(Backend):
         self.info = info.replace(device=device, precision=precision, precision_reason=reason,
                                  threads=threads,
                                  max_batch=batch.get_length() if batch.is_static else 0)
-        warn_untrained(self.info, converted=not path)
-        cache = config.openvino_cache_dir or DEFAULT_CACHE
-        os.makedirs(cache, exist_ok=True)
-        core.set_property({'CACHE_DIR': cache})
+        warn_untrained(self.info, converted=not config.onnx_model)
+        set_blob_cache(core, config)
         properties = {'INFERENCE_PRECISION_HINT': OV_PRECISION.get(dtype, 'f32'),
                       'PERFORMANCE_HINT': 'LATENCY'}
         if target == 'CPU':
-            properties['INFERENCE_NUM_THREADS'] = threads
+            properties.update(INFERENCE_NUM_THREADS=threads,
+                              CPU_RUNTIME_CACHE_CAPACITY=RUNTIME_CACHE)
         LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
                     precision, reason, threads)
         try:

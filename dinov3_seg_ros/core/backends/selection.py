@@ -47,11 +47,11 @@ def importable(module: str) -> bool:
 
 
 def cuda_usable(device: str) -> bool:
-    """Tell whether torch sees a CUDA device that device ('auto', 'cuda[:N]') may use."""
+    """Tell whether a CUDA device exists that device may use (cuda_probe: no torch import)."""
     if str(device) == 'cpu' or not importable('torch'):
         return False
-    from ..device import cuda_available
-    return cuda_available()
+    from ..cuda_probe import cuda_present
+    return cuda_present()
 
 
 def _ort_has_cuda() -> bool:
@@ -100,8 +100,14 @@ def backend_class(name: str) -> Type[Backend]:
 
 def create_backend(config: Any) -> Backend:
     """Build the backend config asks for (ConfigError/CheckpointError on bad settings)."""
+    from ..cuda_probe import cuda_present, is_cuda_request, no_cuda_message
+    if is_cuda_request(config.device) and config.backend != 'openvino' and not cuda_present():
+        raise ConfigError(no_cuda_message(config.device))  # before any model is built
     name, reason = resolve_backend(config)
     if config.backend == 'auto' and (name, reason) not in _LOGGED:
         _LOGGED.add((name, reason))
-        LOGGER.info('backend auto: %s (%s)', name, reason)
+        missing = name != 'openvino' and reason.endswith('openvino not installed')
+        LOGGER.log(logging.WARNING if missing else logging.INFO, 'backend auto: %s (%s)%s',
+                   name, reason, ': pip install openvino for the faster CPU engine'
+                   if missing else '')
     return backend_class(name).from_config(config)

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, one_line
 from .metadata import read_metadata, set_ir_metadata
+from .quiet import quiet_conversion
 
 LOGGER = logging.getLogger(__name__)
 # what stays in float: 'classifier' (the last conv of every head), 'head' (every conv of the
@@ -153,7 +154,8 @@ def quantize_to_int8(onnx_path: str, xml_path: str, calibration: Sequence[np.nda
     calibration: (1, 3, H, W) float32 normalized frames at the export size; evaluation
     (default: calibration) are the frames agreement/cosine vs fp32 are measured on.
     """
-    import nncf
+    with quiet_conversion():  # torch's CUDA_HOME warning comes with nncf's import
+        import nncf
     import openvino
     if not xml_path.endswith('.xml'):
         raise ConfigError(f'int8: output {xml_path!r} should end with .xml')
@@ -172,9 +174,10 @@ def quantize_to_int8(onnx_path: str, xml_path: str, calibration: Sequence[np.nda
         raise ConfigError(f'int8: OpenVINO cannot convert {onnx_path!r}: '
                           f'{one_line(exc, 200)}') from None
     scope, kept = ignored_scope(model, keep)
-    quantized = nncf.quantize(model, nncf.Dataset(frames), subset_size=len(frames),
-                              model_type=nncf.ModelType.TRANSFORMER, ignored_scope=scope,
-                              fast_bias_correction=fast_bias_correction)
+    with quiet_conversion():  # no per-node NNCF INFO lines
+        quantized = nncf.quantize(model, nncf.Dataset(frames), subset_size=len(frames),
+                                  model_type=nncf.ModelType.TRANSFORMER, ignored_scope=scope,
+                                  fast_bias_correction=fast_bias_correction)
     core = openvino.Core()
     evaluation = frames if evaluation is None else list(evaluation)
     reference = run_frames(compile_model(model, 'f32', core), evaluation)
