@@ -30,11 +30,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, cpu_model_name, run_compare
+from dinov3_seg_ros.cli.common import add_normalization_argument
 from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.precision import cpu_has_native_bf16
+from dinov3_seg_ros.core.variants import BACKBONES
 
 STAGES = ('preprocess', 'backbone', 'head', 'postprocess', 'overlay', 'total')
 
@@ -47,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backend', default='auto', choices=BACKENDS)
     parser.add_argument('--onnx', default='', metavar='PATH',
                         help='fused model (onnxruntime); default: export a temporary one')
-    parser.add_argument('--backbone', default='vits16plus', help='(default: %(default)s)')
+    parser.add_argument('--backbone', default='vits16plus',
+                        help=f'{", ".join(BACKBONES)} (default: %(default)s)')
+    add_normalization_argument(parser)
     parser.add_argument('--backbone-weights', default='', metavar='PATH')
     parser.add_argument('--head-weights', action='append', default=[], metavar='PATH')
     add_seed_argument(parser)
@@ -96,9 +100,10 @@ def export_temporary(args: argparse.Namespace, directory: str,
     from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
     config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                          head_weights=tuple(args.head_weights), input_size=args.input_size,
-                         seed=args.seed)
+                         seed=args.seed, normalization=args.normalization)
     heads = load_heads(config, args.backbone)
-    backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed)
+    backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed,
+                              normalization=args.normalization)
     path = f'{directory}/bench.onnx'
     export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
                  size=size, input_size=args.input_size, exporter=args.exporter)
@@ -186,7 +191,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                              head_weights=tuple(args.head_weights), input_size=args.input_size,
                              device=args.device, dtype=args.dtype, backend=args.backend,
                              onnx_model=onnx_path, warmup=0, compile=args.compile,
-                             seed=args.seed, threads=args.threads)
+                             seed=args.seed, threads=args.threads,
+                             normalization=args.normalization)
         segmenter = Segmenter(config)  # compiles the backbone now with --compile
         if args.compile:
             notes.append(compile_note(segmenter))

@@ -25,6 +25,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError, Dinov3SegError, one_line
+from dinov3_seg_ros.core.normalization import NORMALIZATIONS
+from dinov3_seg_ros.core.variants import BACKBONES
 
 RANDOM_SEED = 0  # = core.segmenter.RANDOM_SEED (not imported: it pulls in torch)
 EXIT_OK = 0
@@ -78,8 +80,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
     """Add the ModelConfig options every inference CLI accepts (see model_config_from_args)."""
     group = parser.add_argument_group('model')
     group.add_argument('--backbone', default='vits16plus',
-                       help='DINOv3 variant: vits16, vits16plus, vitb16, vitl16, ... '
-                            '(default: %(default)s)')
+                       help=f'DINOv3 variant: {", ".join(BACKBONES)} (default: %(default)s)')
+    add_normalization_argument(group)
     group.add_argument('--backbone-weights', default='', metavar='PATH',
                        help="Meta's DINOv3 .pth or a timm .safetensors (default: random weights)")
     group.add_argument('--head-weights', action='append', default=[], metavar='PATH',
@@ -110,6 +112,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> Non
                        help='warm-up passes before the first real frame (default: %(default)s)')
 
 
+def add_normalization_argument(parser: Any) -> None:
+    """Add --normalization: the input mean/std of the backbone's pretraining data."""
+    parser.add_argument('--normalization', default='auto', choices=NORMALIZATIONS,
+                        help='input mean/std: auto (from the backbone weights file: Meta\'s '
+                             'SAT-493M name or keys, else the head checkpoint, else LVD), lvd '
+                             '(ImageNet, LVD-1689M) or sat (SAT-493M, for a renamed or timm '
+                             'satellite file) (default: %(default)s)')
+
+
 def add_seed_argument(parser: Any) -> None:
     """Add --seed: the seed of random weights, the same in every CLI and in training."""
     parser.add_argument('--seed', type=int, default=RANDOM_SEED,
@@ -133,4 +144,4 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
                        head_weights=tuple(args.head_weights), classes_file=args.classes,
                        input_size=args.input_size, device=args.device, dtype=args.dtype,
                        backend=args.backend, onnx_model=args.onnx, warmup=args.warmup,
-                       seed=args.seed)
+                       seed=args.seed, normalization=args.normalization)

@@ -32,6 +32,7 @@ import os
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+from dinov3_seg_ros.cli.common import add_normalization_argument
 from dinov3_seg_ros.cli.common import add_verbosity_arguments, run_cli, setup_logging
 from dinov3_seg_ros.core.config import DEVICES
 from dinov3_seg_ros.core.errors import ConfigError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--backbone', default='vits16plus',
                         help='variant when the checkpoint does not name one (default: '
                              '%(default)s)')
+    add_normalization_argument(parser)
     parser.add_argument('--input-size', default='', metavar='WxH',
                         help='resize images to this size (default: the checkpoint\'s, else '
                              f'{DEFAULT_SIZE}); a long side or native evaluates one by one')
@@ -92,7 +94,7 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     import torch
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
-    from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone
+    from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone, check_heads_data
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core.segmenter import check_head_fits
     from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
@@ -105,7 +107,9 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     check_head_fits(checkpoint, args.checkpoint, backbone_spec(variant))  # before any loading
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
-    backbone = build_backbone(variant, args.backbone_weights)
+    backbone = build_backbone(variant, args.backbone_weights,
+                              normalization=args.normalization)
+    check_heads_data([checkpoint], [args.checkpoint], backbone)
     backbone.to(device)
     mean = checkpoint.mean or backbone.mean
     std = checkpoint.std or backbone.std

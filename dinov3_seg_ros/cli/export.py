@@ -31,10 +31,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dinov3_seg_ros.cli.common import add_normalization_argument
 from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import run_cli, setup_logging
 from dinov3_seg_ros.core.config import InputSize, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
+from dinov3_seg_ros.core.variants import BACKBONES
 
 DEFAULT_SIZE = '640x480'
 Int8Plan = Tuple[List[str], str, List[str], int]  # sources, their text, keep, count
@@ -46,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog='dinov3-seg-export', description=__doc__.split('\n')[0].split(': ', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--backbone', default='vits16plus',
-                        help='DINOv3 variant (default: %(default)s)')
+                        help=f'DINOv3 variant: {", ".join(BACKBONES)} (default: %(default)s)')
+    add_normalization_argument(parser)
     parser.add_argument('--backbone-weights', default='', metavar='PATH',
                         help="Meta's DINOv3 .pth or a timm .safetensors (default: random "
                              'weights, marked untrained in the metadata)')
@@ -122,7 +125,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
     import torch
-    from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone
+    from dinov3_seg_ros.core.backbone import build_backbone, create_backbone
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core.export import onnx as onnx_export
     from dinov3_seg_ros.core.export.parity import check_parity
@@ -147,12 +150,13 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     grid = (size[0] // 16, size[1] // 16)
     if args.head_only:
         with torch.device('meta'):  # metadata only (name, mean, std): no weights allocated
-            backbone = DinoV3Backbone(args.backbone)
+            backbone = create_backbone(args.backbone)
         result = onnx_export.export_head(heads[0], args.out, head_name=names[0],
                                          backbone=backbone, grid=grid, opset=args.opset,
                                          exporter=args.exporter)
     else:
-        backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed)
+        backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed,
+                                  normalization=args.normalization)
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)

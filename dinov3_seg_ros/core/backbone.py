@@ -24,14 +24,14 @@ data ('lvd' or 'sat'), spec, pretrained, embed_dim.
 """
 
 import logging
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from .convnext import ConvNeXtBackbone
 from .errors import CheckpointError
-from .normalization import choose_data, MEAN_STD
+from .normalization import check_head_data, choose_data, data_of, MEAN_STD
 from .variants import (BACKBONES, backbone_spec, BackboneSpec,  # noqa: F401 - re-exported
                        check_family, CONVNEXT, VARIANTS, variant_hint, VIT)
 from .weights_io import read_state_dict  # noqa: F401 - re-exported
@@ -148,7 +148,7 @@ Backbone = Union[DinoV3Backbone, ConvNeXtBackbone]
 
 
 def create_backbone(variant: str = 'vits16plus') -> Backbone:
-    """A DINOv3 backbone of variant with timm's initial weights (ViT or ConvNeXt class)."""
+    """Create a DINOv3 backbone of variant with timm's initial weights (ViT or ConvNeXt class)."""
     spec = backbone_spec(variant)
     return ConvNeXtBackbone(spec.name) if spec.family == CONVNEXT else DinoV3Backbone(spec.name)
 
@@ -187,3 +187,16 @@ def build_backbone(variant: str = 'vits16plus', weights: str = '',
     backbone.data_decided = decided
     backbone.eval().requires_grad_(False)
     return backbone
+
+
+def check_heads_data(heads: Sequence[Any], paths: Sequence[str], backbone: Backbone) -> None:
+    """Refuse HeadCheckpoints trained on SAT-493M features for LVD-1689M ones (or the reverse).
+
+    When neither the weights file nor the normalization parameter fixed the backbone's data
+    (random weights, a renamed timm file), the first head's recorded mean/std choose it.
+    """
+    first = data_of(heads[0].mean, heads[0].std) if heads else ''
+    if not backbone.data_decided and first:
+        use_data(backbone, first)
+    for head, path in zip(heads, paths):
+        check_head_data(path, head.mean, head.std, backbone.data)

@@ -19,6 +19,7 @@ import re
 from typing import Tuple, Union
 
 from .errors import ConfigError
+from .normalization import NORMALIZATIONS
 
 DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
@@ -88,7 +89,9 @@ class ModelConfig:
     backend: auto (backends.selection: torch on CUDA, else openvino when installed, else
     torch), torch, onnxruntime or openvino; onnx_model: a fused .onnx (onnxruntime,
     openvino) or an OpenVINO IR .xml; threads: CPU threads of onnxruntime/openvino (0: the
-    physical cores); openvino_cache_dir: OpenVINO's compiled-model cache.
+    physical cores); openvino_cache_dir: OpenVINO's compiled-model cache. normalization:
+    the input mean/std of the pretraining data: auto (from the backbone weights file, else
+    the head checkpoint), lvd (LVD-1689M) or sat (SAT-493M).
     """
 
     backbone: str = 'vits16plus'
@@ -105,6 +108,7 @@ class ModelConfig:
     warmup: int = 1
     compile: bool = False
     seed: int = 0
+    normalization: str = 'auto'
 
     def __post_init__(self) -> None:
         if isinstance(self.head_weights, str):
@@ -115,7 +119,8 @@ class ModelConfig:
         object.__setattr__(self, 'input_size', InputSize.parse(self.input_size))
         for key, value, allowed in (('device', self.device, DEVICES),
                                     ('dtype', self.dtype, DTYPES),
-                                    ('backend', self.backend, BACKENDS)):
+                                    ('backend', self.backend, BACKENDS),
+                                    ('normalization', self.normalization, NORMALIZATIONS)):
             if value not in allowed:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:

@@ -105,7 +105,7 @@ class ConvNeXtBackbone(nn.Module):
 
 
 def _exporting() -> bool:
-    """True inside torch.onnx.export / torch.export (antialias has no ONNX form there)."""
+    """Say whether this runs inside an ONNX export (antialias has no ONNX form there)."""
     try:
         return bool(torch.onnx.is_in_onnx_export()) or torch.compiler.is_exporting()
     except AttributeError:  # older torch without one of the probes

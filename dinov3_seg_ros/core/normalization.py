@@ -49,7 +49,7 @@ def file_data(path: str, state: Mapping[str, Any], variant: str) -> str:
 
 def choose_data(requested: str, path: str = '', state: Optional[Mapping[str, Any]] = None,
                 variant: str = '') -> Tuple[str, bool]:
-    """(data, decided): the normalization parameter, else the file's, else 'lvd' (undecided).
+    """Return (data, decided): the parameter's choice, else the file's, else 'lvd' (undecided).
 
     decided is False only for 'auto' with nothing in the file that says which data it saw
     (random weights, a timm file): a head's recorded mean/std may then choose instead.
@@ -74,8 +74,8 @@ def data_of(mean: Optional[Sequence[float]], std: Optional[Sequence[float]]) -> 
     if mean is None or std is None:
         return ''
     for data, (own_mean, own_std) in MEAN_STD.items():
-        if all(abs(float(a) - b) <= 1e-4 for a, b in zip(list(mean) + list(std),
-                                                          own_mean + own_std)):
+        pairs = zip(list(mean) + list(std), own_mean + own_std)
+        if all(abs(float(a) - b) <= 1e-4 for a, b in pairs):
             return data
     return ''
 

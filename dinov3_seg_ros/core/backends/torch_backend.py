@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Sequence
 
 import torch
 
-from ..backbone import backbone_spec, BackboneSpec, build_backbone
+from ..backbone import backbone_spec, BackboneSpec, build_backbone, check_heads_data
 from ..checkpoint import default_class_names, HeadCheckpoint, load_head_checkpoint
 from ..checkpoint import read_class_names
 from ..compiled_forward import compile_forward, compile_now
@@ -100,7 +100,9 @@ class TorchBackend(Backend):
         device = select_device(config.device)
         self.dtype = select_dtype(config.dtype, device)
         self.precision = str(self.dtype).replace('torch.', '')
-        backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
+        backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed,
+                                  normalization=config.normalization)
+        check_heads_data(self.head_checkpoints, config.head_weights, backbone)
         self.backbone = backbone.to(device)
         self.backbone_name = backbone.spec.name
         self.compiled = bool(config.compile and compile_forward(self.backbone))
