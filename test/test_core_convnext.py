@@ -138,6 +138,7 @@ def config(**kwargs):
                           'dtype': 'float32', 'input_size': '96', **kwargs})
 
 
+@pytest.mark.slow  # an ONNX export
 def test_onnxruntime_and_openvino_labels_agree_with_torch(tiny, tmp_path, photos):
     _, path = tiny
     head = lively_head(tmp_path / 'lively.pth')
