@@ -17,18 +17,22 @@
 Stages (medians over --repeat frames): preprocess, backbone, head, postprocess, overlay and
 total, plus the backbone's work (GFLOP), its speed (GFLOP/s) and the device's float32
 matmul peak (in the precision in use) measured on the spot. Random weights unless weights are
-given. --compare runs every installed backend and precision instead (cli/bench_compare.py).
+given. --compare runs every installed backend and precision instead (cli/bench_compare.py);
+--backbones times several variants side by side (cli/bench_backbones.py).
 """
 
 import argparse
 import json
 import re
+import resource
 import statistics
+import sys
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dinov3_seg_ros.cli.bench_backbones import add_backbones_arguments, run_backbones
 from dinov3_seg_ros.cli.bench_compare import add_compare_arguments, cpu_model_name, run_compare
 from dinov3_seg_ros.cli.common import add_normalization_argument
 from dinov3_seg_ros.cli.common import add_seed_argument, add_verbosity_arguments
@@ -36,7 +40,7 @@ from dinov3_seg_ros.cli.common import check_onnx_backend, run_cli, setup_logging
 from dinov3_seg_ros.core.config import BACKENDS, DEVICES, DTYPES, ModelConfig
 from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.precision import cpu_has_native_bf16
-from dinov3_seg_ros.core.variants import BACKBONES
+from dinov3_seg_ros.core.variants import backbone_spec, BACKBONES
 
 STAGES = ('preprocess', 'backbone', 'head', 'postprocess', 'overlay', 'total')
 
@@ -72,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-overlay', action='store_true', help='skip the overlay stage')
     parser.add_argument('--json', action='store_true', help='print compact JSON only')
     add_compare_arguments(parser)
+    add_backbones_arguments(parser)
     add_verbosity_arguments(parser)
     return parser
 
@@ -108,6 +113,18 @@ def export_temporary(args: argparse.Namespace, directory: str,
     export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
                  size=size, input_size=args.input_size, exporter=args.exporter)
     return path
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (VmRSS), in MiB (0 where /proc is missing)."""
+    try:
+        with open('/proc/self/status', encoding='ascii') as stream:
+            for line in stream:
+                if line.startswith('VmRSS:'):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
 
 
 def compile_note(segmenter: Any) -> str:
@@ -168,6 +185,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging(args.verbose - args.quiet)
     if args.compare:
         return run_compare(args)
+    if args.backbones:
+        return run_backbones(args, sys.argv[1:] if argv is None else argv)
     if args.repeat < 1 or args.warmup < 0 or args.threads < 0:
         raise ConfigError('--repeat must be >= 1, --warmup and --threads >= 0')
     check_onnx_backend(args.onnx, args.backend)
@@ -215,6 +234,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
                        'precision_reason': segmenter.precision_reason,
                        'cpu': cpu_model_name(), 'cpu_native_bf16': cpu_has_native_bf16(),
                        'backbone': segmenter.backbone_name, 'threads': threads,
+                       'rss_mb': rss_mb(), 'peak_rss_mb': round(
+                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                       'feature_channels': backbone_spec(segmenter.backbone_name).embed_dim,
                        'size': f'{width}x{height}',
                        'input_size': f'{in_size[1]}x{in_size[0]}',
                        'repeat': args.repeat, 'warmup': args.warmup,
