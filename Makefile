@@ -12,7 +12,7 @@ export FASTDDS_DEFAULT_PROFILES_FILE := $(CURDIR)/config/fastdds_shm_localhost.x
 export AMENT_PREFIX_PATH := $(CURDIR)/$(VENV)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: venv demo test lint bench bench-ros bench-cache clean
+.PHONY: venv demo test lint docs bench bench-ros bench-cache clean
 
 venv: $(STAMP)
 
@@ -30,8 +30,12 @@ test: $(STAMP)
 	$(VPY) -m pytest -q -p no:cacheprovider test
 
 lint: $(STAMP)
-	$(VPY) -m flake8 dinov3_seg_ros test launch setup.py
+	$(VPY) -m flake8 dinov3_seg_ros test launch setup.py doc/conf.py
 	$(VPY) -m pydocstyle --convention=pep257 --add-ignore=D100,D104,D105,D107 dinov3_seg_ros
+
+# User documentation (doc/, Markdown + myst-parser) as HTML in doc/_build/html; warnings fail.
+docs: $(STAMP)
+	$(VPY) -m sphinx -M html doc doc/_build -W --keep-going -q
 
 bench: $(STAMP)
 	$(VENV)/bin/dinov3-seg-bench --size 640x480 --backend torch --json
@@ -47,4 +51,4 @@ bench-cache: $(STAMP)
 	$(VENV)/bin/dinov3-seg-bench-cache
 
 clean:
-	rm -rf $(VENV) build install log demo_output *.egg-info
+	rm -rf $(VENV) build install log demo_output *.egg-info doc/_build

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from dinov3_seg_ros.core import segmenter as segmenter_module
+from dinov3_seg_ros.core.backends.base import ModelInfo
 from dinov3_seg_ros.core.device_labels import device_labels, labels_to_host, on_accelerator
 from dinov3_seg_ros.core.overlay import class_palette
 from dinov3_seg_ros.core.postprocess import labels_from_logits
@@ -70,9 +71,10 @@ def test_bad_shape_and_accelerator_check():
 def test_segmenter_from_logits_device_branch(monkeypatch):
     """The Segmenter's GPU branch (forced here for CPU tensors) gives the numpy results."""
     seg = segmenter_module.Segmenter.__new__(segmenter_module.Segmenter)
-    seg.class_names = [f'c{i}' for i in range(6)]
-    seg.head_names, seg.label_dtype = ['a', 'b'], np.uint8
-    seg.palette, seg.untrained = class_palette(seg.class_names), False
+    names = tuple(f'c{i}' for i in range(6))
+    seg.info = ModelInfo(class_names=(names, names[:5]), head_names=('a', 'b'),
+                         mean=(0.5,) * 3, std=(0.2,) * 3, backbone='vits16', untrained=False)
+    seg.label_dtype, seg.palette = np.uint8, class_palette(seg.class_names)
     logits = [smooth_logits(6, 5, 7, 4), smooth_logits(6, 5, 7, 5)]
     rgb = np.zeros((40, 56, 3), np.uint8)
     info = ResizeInfo(height=40, width=56, in_height=80, in_width=112)

@@ -34,7 +34,7 @@ from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.export.metadata import read_ir_metadata  # noqa: E402
-from dinov3_seg_ros.core.segmenter import random_head  # noqa: E402
+from dinov3_seg_ros.core.backends.torch_backend import random_head  # noqa: E402
 
 CLASSES = [f'class{i}' for i in range(8)]
 

@@ -39,8 +39,9 @@ from dinov3_seg_ros.core.checkpoint import save_head_checkpoint  # noqa: E402
 from dinov3_seg_ros.core.config import ModelConfig  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
-from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, OnnxRuntimeBackend  # noqa: E402
-from dinov3_seg_ros.core.backends.onnxruntime import provider_plan, TRT  # noqa: E402
+from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
+from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA  # noqa: E402
+from dinov3_seg_ros.core.backends.ort_session import provider_plan, TRT  # noqa: E402
 from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.export.parity import check_parity, compare_outputs  # noqa: E402
 from dinov3_seg_ros.core.export.parity import reference_outputs  # noqa: E402
@@ -121,7 +122,7 @@ def test_metadata_round_trips(fused, lively_head, backbone):
     assert meta == json.loads(json.dumps(result.metadata))
     backend = OnnxRuntimeBackend(result.path, device='cpu')
     assert backend.metadata == meta and backend.kind == 'fused'
-    assert backend.class_names == [head.class_names]
+    assert backend.info.class_names == (tuple(head.class_names),)
     assert meta['head_names'] == ['lively'] and meta['backbone'] == 'vits16plus'
     assert meta['mean'] == pytest.approx(backbone.mean)
     assert meta['std'] == pytest.approx(backbone.std)
@@ -166,7 +167,8 @@ def test_two_heads_get_numbered_outputs_and_their_own_classes(tmp_path):
                                       size=(32, 48), exporter='legacy')
     backend = OnnxRuntimeBackend(path, device='cpu')
     assert backend.output_names == ['logits_0', 'logits_1']
-    assert backend.class_names == [heads[0].class_names, heads[1].class_names]
+    expected = (tuple(heads[0].class_names), tuple(heads[1].class_names))
+    assert backend.info.class_names == expected
     assert result.metadata['untrained'] is True  # random backbone
     outputs = backend(torch.randn(1, 3, 48, 32).numpy())
     assert [o.shape for o in outputs] == [(1, 3, 3, 2), (1, 5, 3, 2)]
@@ -187,7 +189,7 @@ def test_fixed_size_fallback_is_recorded_and_enforced(monkeypatch, tmp_path):
                                       exporter='legacy')
     assert not result.dynamic and result.failures
     backend = OnnxRuntimeBackend(path, device='cpu')
-    assert backend.metadata['input_size'] == '48x32' and backend.fixed_size() == (32, 48)
+    assert backend.metadata['input_size'] == '48x32' and backend.info.fixed_size == (32, 48)
     module = onnx_export.FusedModel(backbone, onnx_export.prepare_heads([head]))
     assert check_parity(path, module, torch.randn(1, 3, 32, 48)).max_abs_diff <= 1e-4
     with pytest.raises(ConfigError, match='expects'):

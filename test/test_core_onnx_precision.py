@@ -22,7 +22,7 @@ from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
 from dinov3_seg_ros.core.export.onnx import export_head
 from dinov3_seg_ros.core.export.metadata import read_metadata
 from dinov3_seg_ros.core.export.precision import convert_precision
-from dinov3_seg_ros.core.segmenter import random_head
+from dinov3_seg_ros.core.backends.torch_backend import random_head
 
 
 def test_float16_head_keeps_float32_io_and_logits(tmp_path):

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from dinov3_seg_ros.core import precision
-from dinov3_seg_ros.core.device import select_dtype
+from dinov3_seg_ros.core.device import resolve_torch_dtype, select_dtype
 from dinov3_seg_ros.core.errors import ConfigError
 
 REAL_CPU_FLAGS = precision.cpu_flags  # conftest pins cpu_flags to frozenset() per test
@@ -71,7 +71,7 @@ def test_auto_on_the_cpu_follows_the_mocked_capabilities(monkeypatch, flags, exp
     assert name == expected
     assert ('native bf16' in reason) and (('no native' in reason) == (expected == 'float32'))
     assert select_dtype('auto', torch.device('cpu')) == getattr(torch, expected)
-    assert precision.last_dtype_reason() == reason
+    assert resolve_torch_dtype('auto', torch.device('cpu')) == (getattr(torch, expected), reason)
 
 
 @pytest.mark.parametrize('supported, expected', [(True, 'bfloat16'), (False, 'float16')])

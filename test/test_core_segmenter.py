@@ -35,7 +35,8 @@ from dinov3_seg_ros.core.heads import build_head, HeadConfig
 from dinov3_seg_ros.core.overlay import BANNER_COLOR, colorize
 from dinov3_seg_ros.core.postprocess import labels_from_logits
 from dinov3_seg_ros.core.preprocess import Preprocessor
-from dinov3_seg_ros.core.segmenter import head_names_for, Segmenter, warmup_frame_size
+from dinov3_seg_ros.core.backends.base import head_names_for
+from dinov3_seg_ros.core.segmenter import Segmenter, warmup_frame_size
 
 STAGES = {'preprocess', 'backbone', 'head', 'postprocess', 'overlay', 'total'}
 
@@ -194,7 +195,7 @@ def test_compiled_backbone_gives_the_eager_labels():
     compiled = Segmenter(config(backbone='vits16', input_size='32', compile=True))
     try:  # a compiler is present: compiling (about 30 s cold on 2 cores) must work
         assert compiled.compiled and compiled.compile_seconds > 0
-        assert compiled.backbone.spec.name == 'vits16'  # still the backbone object
+        assert compiled.engine.backbone.spec.name == 'vits16'  # still the backbone object
         features, _ = compiled.features(rgb)
         assert torch.allclose(features, eager.features(rgb)[0], atol=1e-4)
         assert np.array_equal(compiled(rgb).labels, eager(rgb).labels)
@@ -222,7 +223,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch, caplog, fake_compile):
     assert len(warnings) == 1 and 'running the backbone eagerly' in warnings[0].getMessage()
     assert 'long compiler log' not in warnings[0].getMessage()
     assert not seg.compiled and seg.compile_seconds is None
-    assert 'forward' not in vars(seg.backbone)  # the class's eager forward again
+    assert 'forward' not in vars(seg.engine.backbone)  # the class's eager forward again
     eager = Segmenter(config(backbone='vits16', input_size='32'))
     assert np.array_equal(seg(rgb).labels, eager(rgb).labels)
     with pytest.raises(ConfigError, match='compile'):

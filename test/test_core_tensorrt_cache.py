@@ -16,7 +16,7 @@
 import logging
 
 from dinov3_seg_ros.core.config import InputSize
-from dinov3_seg_ros.core.backends.onnxruntime import CPU, CUDA, provider_plan, TRT
+from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA, provider_plan, TRT
 from dinov3_seg_ros.core.backends.tensorrt_cache import file_digest, shape_profile, trt_cache_key
 from dinov3_seg_ros.core.backends.tensorrt_cache import trt_options
 

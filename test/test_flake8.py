@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""ament_flake8-style check: the package, tests, launch files and setup.py are flake8-clean."""
+"""ament_flake8-style check: package, tests, launch files, setup.py and doc/conf.py are clean."""
 
 import os
 import subprocess
@@ -21,7 +21,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ('dinov3_seg_ros', 'test', 'launch', 'setup.py')
+TARGETS = ('dinov3_seg_ros', 'test', 'launch', 'setup.py', 'doc/conf.py')
 
 
 def test_flake8():

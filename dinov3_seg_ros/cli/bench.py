@@ -102,7 +102,7 @@ def export_temporary(args: argparse.Namespace, directory: str,
     """Export the fused model the torch backend would build (same seeded random weights)."""
     from dinov3_seg_ros.core.backbone import build_backbone
     from dinov3_seg_ros.core.export.onnx import export_fused
-    from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
+    from dinov3_seg_ros.core.backends.torch_backend import head_names_for, load_heads
     config = ModelConfig(backbone=args.backbone, backbone_weights=args.backbone_weights,
                          head_weights=tuple(args.head_weights), input_size=args.input_size,
                          seed=args.seed, normalization=args.normalization)
@@ -157,11 +157,7 @@ def work_figures(segmenter: Any, in_size: Tuple[int, int], ms: Dict[str, float],
     from dinov3_seg_ros.core.flops import backbone_flops, head_flops, matmul_peak_gflops
     rows, cols = in_size[0] // 16, in_size[1] // 16
     backbone = backbone_flops(segmenter.backbone_name, *in_size) / 1e9
-    if segmenter.backend != 'torch':  # a fused model file (onnxruntime, openvino)
-        configs = getattr(segmenter.engine, 'metadata', {}).get('heads') or []
-    else:
-        configs = [h.head for h in segmenter.head_checkpoints]
-    head = sum(head_flops(c, rows, cols) for c in configs) / 1e9
+    head = sum(head_flops(c, rows, cols) for c in segmenter.info.head_configs) / 1e9
     work = backbone if segmenter.backend == 'torch' else backbone + head
     achieved = work / (ms['backbone'] / 1e3) if ms['backbone'] > 0 else 0.0
     import torch
@@ -193,7 +189,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     if args.compile and args.backend != 'torch':
         raise ConfigError('--compile applies to the torch backend only')
     import torch
-    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
+    from dinov3_seg_ros.core.host import physical_cores
     from dinov3_seg_ros.core.preprocess import model_input_size
     from dinov3_seg_ros.core.segmenter import Segmenter
     height, width = parse_size(args.size)
@@ -218,7 +214,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
         if segmenter.backend != 'torch':
             notes.append(f"{segmenter.backend} runs the fused model: backbone_ms includes the "
                          "heads, head_ms is 0; backbone_gflops counts backbone + head work")
-            threads = int(getattr(segmenter.engine, 'threads', 0) or threads)
+            threads = segmenter.info.threads or threads
         rgb = photo(height, width)
         info = segmenter.preprocessor.resize_info(rgb)
         in_size = (info.in_height, info.in_width)

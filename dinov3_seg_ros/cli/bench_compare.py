@@ -75,14 +75,15 @@ def photos(height: int, width: int) -> List[np.ndarray]:
 
 
 def torch_engine(segmenter: Any, dtype: Any) -> Engine:
-    """Run the segmenter's backbone and heads under autocast(dtype) on the CPU."""
+    """Run the torch segmenter's backbone and heads under autocast(dtype) on the CPU."""
     import torch
     from dinov3_seg_ros.core.device import autocast
+    engine = segmenter.engine  # a TorchBackend: the baseline segmenter is torch
 
     def run(x: np.ndarray) -> List[np.ndarray]:
         with torch.inference_mode(), autocast(torch.device('cpu'), dtype):
-            features = segmenter.backbone(torch.from_numpy(x))
-            return [head(features).float().numpy() for head in segmenter.heads]
+            features = engine.backbone(torch.from_numpy(x))
+            return [head(features).float().numpy() for head in engine.heads]
     return run
 
 
@@ -91,9 +92,9 @@ def openvino_engine(path: str, precision: str, cache_dir: str, threads: int) -> 
     from dinov3_seg_ros.core.backends.openvino import OpenVinoBackend
     from dinov3_seg_ros.core.config import ModelConfig
     dtype = {'f32': 'float32', 'bf16': 'bfloat16'}.get(precision, 'auto')
-    backend = OpenVinoBackend(ModelConfig(backend='openvino', onnx_model=path, dtype=dtype,
-                                          threads=threads, openvino_cache_dir=cache_dir,
-                                          warmup=0))
+    config = ModelConfig(backend='openvino', onnx_model=path, dtype=dtype, threads=threads,
+                         openvino_cache_dir=cache_dir, warmup=0)
+    backend = OpenVinoBackend.from_config(config)
     return lambda x: [np.asarray(o, np.float32) for o in backend(x)]
 
 
@@ -155,7 +156,8 @@ def plan_rows(args: argparse.Namespace, segmenter: Any, tmp: str, in_size: Tuple
             onnx['path'] = export_temporary(args, tmp, in_size)
         return onnx['path']
     try:
-        from dinov3_seg_ros.core.backends.onnxruntime import import_onnxruntime, OnnxRuntimeBackend
+        from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend
+        from dinov3_seg_ros.core.backends.ort_session import import_onnxruntime
         import_onnxruntime()
         rows.append(('onnxruntime', 'float32',
                      lambda: OnnxRuntimeBackend(onnx_path(), 'cpu', threads=threads)))
@@ -181,7 +183,7 @@ def compare(args: argparse.Namespace) -> Dict[str, Any]:
     """Run every row and return the report (see the module docstring)."""
     import torch
     from dinov3_seg_ros.cli.bench import parse_size
-    from dinov3_seg_ros.core.backends.onnxruntime import physical_cores
+    from dinov3_seg_ros.core.host import physical_cores
     from dinov3_seg_ros.core.segmenter import Segmenter
     if args.frames < 1:
         raise ConfigError('--frames must be >= 1')

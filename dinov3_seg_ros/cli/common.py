@@ -28,7 +28,7 @@ from dinov3_seg_ros.core.errors import ConfigError, Dinov3SegError, one_line
 from dinov3_seg_ros.core.normalization import NORMALIZATIONS
 from dinov3_seg_ros.core.variants import BACKBONES
 
-RANDOM_SEED = 0  # = core.segmenter.RANDOM_SEED (not imported: it pulls in torch)
+RANDOM_SEED = 0  # = core.backends.torch_backend.RANDOM_SEED (not imported: it pulls in torch)
 EXIT_OK = 0
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

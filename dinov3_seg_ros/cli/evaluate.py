@@ -96,7 +96,7 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     from tqdm import tqdm
     from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone, check_heads_data
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
-    from dinov3_seg_ros.core.segmenter import check_head_fits
+    from dinov3_seg_ros.core.backends.torch_backend import check_head_fits
     from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
     from dinov3_seg_ros.training.distributed import pick_device
     from dinov3_seg_ros.training.evaluation import evaluate

@@ -129,7 +129,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core.export import onnx as onnx_export
     from dinov3_seg_ros.core.export.parity import check_parity
-    from dinov3_seg_ros.core.segmenter import head_names_for, load_heads
+    from dinov3_seg_ros.core.backends.torch_backend import head_names_for, load_heads
     if not args.out.endswith('.onnx'):
         raise ConfigError(f'--out: {args.out!r} should end with .onnx')
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import re
 from typing import Tuple, Union
 
+from .backends.selection import ENGINES
 from .errors import ConfigError
 from .normalization import NORMALIZATIONS
 
 DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
-BACKENDS = ('auto', 'torch', 'onnxruntime', 'openvino')
+BACKENDS = ('auto',) + tuple(ENGINES)  # the registered engines (backends.selection)
 DEFAULT_LONG_SIDE = 640
 
 

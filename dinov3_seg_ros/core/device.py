@@ -16,7 +16,7 @@
 
 import contextlib
 import logging
-from typing import ContextManager
+from typing import ContextManager, Tuple
 
 import torch
 
@@ -61,22 +61,27 @@ def select_device(requested: str = 'auto') -> torch.device:
     raise ConfigError(f"device: {requested!r} is not one of auto, cpu, cuda")
 
 
-def select_dtype(requested: str, device: torch.device) -> torch.dtype:
-    """Compute precision (precision.resolve_dtype): 'auto' is bfloat16 where it is native.
+def resolve_torch_dtype(requested: str, device: torch.device) -> Tuple[torch.dtype, str]:
+    """(compute dtype, reason) for requested on device (precision.resolve_dtype).
 
     'auto': bfloat16 on CPUs with AMX/AVX512-BF16 and on bf16 GPUs, else float32 (CPU) or
-    float16 (CUDA). float16 on the CPU falls back to float32 with a warning. The choice and
-    its reason are logged once (precision.last_dtype_reason).
+    float16 (CUDA). float16 on the CPU falls back to float32 with a warning. Each distinct
+    choice is logged once at INFO.
     """
-    from .precision import record_choice, resolve_dtype
+    from .precision import log_choice, resolve_dtype
     try:
         name, reason = resolve_dtype(requested, device.type)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if requested == 'float16' and name != 'float16':
         LOGGER.warning('dtype float16 is not supported on the CPU: using float32')
-    record_choice(device.type, name, reason)
-    return DTYPE_NAMES[name]
+    log_choice(device.type, name, reason)
+    return DTYPE_NAMES[name], reason
+
+
+def select_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """Compute dtype for requested on device (resolve_torch_dtype without the reason)."""
+    return resolve_torch_dtype(requested, device)[0]
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> ContextManager:

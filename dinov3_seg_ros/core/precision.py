@@ -25,7 +25,6 @@ LOGGER = logging.getLogger(__name__)
 DTYPE_CHOICES = ('float32', 'bfloat16', 'float16')
 NATIVE_BF16_FLAGS = frozenset({'amx_bf16', 'avx512_bf16'})
 CPUINFO = '/proc/cpuinfo'
-_LAST_REASON = ''
 _LOGGED = set()
 
 
@@ -92,16 +91,9 @@ def resolve_dtype(requested: str, device_kind: str,
     return requested, f'{requested} requested'
 
 
-def record_choice(device_kind: str, dtype: str, reason: str) -> None:
-    """Remember the reason (last_dtype_reason) and log each distinct choice once at INFO."""
-    global _LAST_REASON
-    _LAST_REASON = reason
+def log_choice(device_kind: str, dtype: str, reason: str) -> None:
+    """Log each distinct (device, dtype, reason) choice once per process at INFO."""
     key = (device_kind, dtype, reason)
     if key not in _LOGGED:
         _LOGGED.add(key)
         LOGGER.info('compute dtype %s on %s: %s', dtype, device_kind, reason)
-
-
-def last_dtype_reason() -> str:
-    """Return why the last select_dtype chose its dtype ('' before the first call)."""
-    return _LAST_REASON

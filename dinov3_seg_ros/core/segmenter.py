@@ -27,28 +27,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .backends.base import Backend, head_names_for, split_batch  # noqa: F401 - re-export
+from .backends.base import Backend, COMPILE, ModelInfo, split_batch
 from .backends.selection import create_backend
 from .config import InputSize, ModelConfig
-from .errors import ConfigError
 from .overlay import class_palette, colorize, render_overlay
 from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
 from .postprocess import on_accelerator, postprocess
-from .precision import last_dtype_reason
 from .preprocess import check_rgb, Preprocessor, ResizeInfo
 from .timing import StageTimer
 
 LOGGER = logging.getLogger(__name__)
-_TORCH_NAMES = ('random_head', 'load_heads', 'check_head_fits', 'DEFAULT_NUM_CLASSES',
-                'RANDOM_SEED')
-
-
-def __getattr__(name: str) -> Any:
-    """Lazy re-exports of the torch backend's helpers (importing them imports torch)."""
-    if name in _TORCH_NAMES:
-        from .backends import torch_backend
-        return getattr(torch_backend, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 @dataclass
@@ -81,69 +69,67 @@ class Segmenter:
     """Build once from a ModelConfig, then call with (H, W, 3) uint8 RGB frames.
 
     Raises CheckpointError / ConfigError for bad weights or configuration (ConfigError for
-    device='cuda' without CUDA; 'auto' falls back to the CPU with a warning). With
-    config.compile the torch backbone is compiled at start-up (compiled, compile_seconds).
-    engine is the backend object; backend its name ('auto' resolved).
+    device='cuda' without CUDA; 'auto' falls back to the CPU with a warning). engine is the
+    backend; info its ModelInfo (kept by reference, never copied). With config.compile and a
+    backend that declares COMPILE, the backbone is compiled at start-up (compile_seconds).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
         self.engine: Backend = create_backend(config)
-        engine = self.engine
-        self.backend = engine.name
-        fixed = engine.fixed_size()
+        self.info: ModelInfo = self.engine.info
+        fixed = self.info.fixed_size
         self.input_size: InputSize = (InputSize(mode='fixed', width=fixed[1], height=fixed[0])
                                       if fixed is not None else config.input_size)
-        self.backbone = getattr(engine, 'backbone', None)
-        self.heads = list(getattr(engine, 'heads', []))
-        self.head_checkpoints = list(getattr(engine, 'head_checkpoints', []))
-        self.compiled = bool(getattr(engine, 'compiled', False)) and self.backbone is not None
-        self.compile_seconds: Optional[float] = None
-        self.dtype = getattr(engine, 'dtype', engine.precision)
-        self.precision = engine.precision
-        self.precision_reason = (getattr(engine, 'precision_reason', '')
-                                 or last_dtype_reason())
-        self.mean, self.std = tuple(engine.mean), tuple(engine.std)
-        self.head_class_names = [list(n) for n in engine.class_names]
-        self.class_names = list(self.head_class_names[0])
-        self.head_names = list(engine.head_names)
-        self._head_classes = [len(n) for n in self.head_class_names]
-        self.backbone_name = engine.backbone_name
-        self.untrained = engine.untrained
-        if self.untrained and self.backbone is None:
-            LOGGER.warning('%r was exported from UNTRAINED weights: its labels are '
-                           'meaningless', config.onnx_model or config.backbone)
-        self.device = engine.device
-        self._torch_input = engine.wants_torch_input
-        self._timer_device = engine.torch_device if engine.wants_torch_input else 'cpu'
-        self.num_classes = len(self.class_names)
         self.label_dtype = label_dtype(self.num_classes)
         self.palette = class_palette(self.class_names)
-        self.preprocessor = Preprocessor(self.input_size, self.mean, self.std,
-                                         engine.torch_device, reuse_output=True)
-        if self.compiled:
+        self._timer_device = self.engine.torch_device if self.engine.wants_torch_input else 'cpu'
+        self.preprocessor = Preprocessor(self.input_size, self.info.mean, self.info.std,
+                                         self.engine.torch_device, reuse_output=True)
+        self.compile_seconds: Optional[float] = None
+        if config.compile and not self.engine.supports(COMPILE):
+            LOGGER.warning('compile: true is ignored: backend %s has no torch.compile (it '
+                           'applies to backend torch only)', self.backend)
+        elif config.compile:
             frame = np.full(warmup_frame_size(self.input_size) + (3,), 128, np.uint8)
-            self.compiled = engine.compile_on(self.preprocessor(frame)[0])  # type: ignore
-            self.compile_seconds = getattr(engine, 'compile_seconds', None)
+            self.compile_seconds = self.engine.compile(self.preprocessor(frame)[0])
         if config.warmup:
             self.warmup(*warmup_frame_size(self.input_size), runs=config.warmup)
 
+    backend = property(lambda self: self.engine.name, doc="The backend's name ('auto' resolved).")
+    class_names = property(lambda self: list(self.info.class_names[0]),
+                           doc='Class names of the first head (index = label id).')
+    head_class_names = property(lambda self: [list(n) for n in self.info.class_names],
+                                doc='Class names of every head.')
+    head_names = property(lambda self: list(self.info.head_names), doc='One name per head.')
+    num_classes = property(lambda self: len(self.info.class_names[0]),
+                           doc='Classes of the first head.')
+    mean = property(lambda self: self.info.mean, doc='Input normalization mean (RGB).')
+    std = property(lambda self: self.info.std, doc='Input normalization std (RGB).')
+    backbone_name = property(lambda self: self.info.backbone, doc="Short variant ('vits16').")
+    untrained = property(lambda self: self.info.untrained, doc='Random weights somewhere.')
+    device = property(lambda self: self.info.device, doc="'cpu', 'cuda:N' or 'gpu'.")
+    precision = property(lambda self: self.info.precision, doc='Compute precision name.')
+    precision_reason = property(lambda self: self.info.precision_reason,
+                                doc='Why that precision was chosen.')
+    compiled = property(lambda self: self.compile_seconds is not None,
+                        doc='The backbone runs torch.compile-d.')
+
     def features(self, rgb: np.ndarray) -> Tuple[Any, ResizeInfo]:
-        """(H, W, 3) uint8 RGB -> ((1, C, h, w) float32 backbone features, ResizeInfo)."""
-        if self.backbone is None:
-            raise ConfigError('features are only available with the torch backend')
+        """(H, W, 3) uint8 RGB -> ((1, C, h, w) float32 backbone features, ResizeInfo).
+
+        Needs a backend with the FEATURES capability (CapabilityError otherwise).
+        """
         x, info = self.preprocessor(check_rgb(rgb))
-        return self.engine.features(x), info  # type: ignore[attr-defined]
+        return self.engine.features(x), info
 
     def head_logits(self, features: Any) -> List[Any]:
         """(1, C, h, w) features -> one (1, K_i, h, w) float32 logits tensor per head."""
-        if not self.heads:
-            raise ConfigError('head logits are only available with the torch backend')
-        return self.engine.head_logits(features)  # type: ignore[attr-defined]
+        return self.engine.head_logits(features)
 
     def _prepare(self, rgb: np.ndarray) -> Tuple[Any, ResizeInfo]:
         """One frame -> (1, 3, h, w) backend input (numpy or torch), ResizeInfo."""
-        if self._torch_input:
+        if self.engine.wants_torch_input:
             return self.preprocessor(rgb)
         x, info = self.preprocessor.to_numpy(rgb)
         return x, info

@@ -231,7 +231,7 @@ class SegmentationRuntime:
             sizes, self._batch_sizes = self._batch_sizes, []
         base = {'device': seg.device, 'backbone': seg.backbone_name, 'backend': seg.backend,
                 'precision': seg.precision,
-                'precision_reason': getattr(seg, 'precision_reason', ''),
+                'precision_reason': seg.precision_reason,
                 'num_classes': str(seg.num_classes), 'heads': ','.join(seg.head_names),
                 'input_transport': params.input_transport,
                 'active': str(self.active).lower()}

@@ -35,8 +35,8 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError, one_line
 from ..export.metadata import ir_metadata, read_metadata
 from ..precision import resolve_dtype
-from .base import Backend, checked_backbone
-from .onnxruntime import physical_cores
+from .base import Backend, describe_export, warn_untrained
+from ..host import physical_cores
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'dinov3_seg_ros', 'openvino')
@@ -92,8 +92,12 @@ class OpenVinoBackend(Backend):
 
     name = 'openvino'
 
+    @classmethod
+    def from_config(cls, config: Any) -> 'OpenVinoBackend':
+        """Read (or convert) and compile the config's model (CheckpointError/ConfigError)."""
+        return cls(config)
+
     def __init__(self, config: Any) -> None:
-        super().__init__()
         ov = import_openvino()
         with tempfile.TemporaryDirectory(prefix='dinov3-ov-') as folder:
             self._build(ov, config, folder)  # the temporary export lives until compiled
@@ -115,34 +119,40 @@ class OpenVinoBackend(Backend):
                                       f'{one_line(exc, 200)}') from None
             self.metadata = ir_metadata(model, path)
         shown = config.onnx_model or f'{config.backbone} (converted from torch)'
-        self.describe(self.metadata, shown, checked_backbone(config), config.classes_file)
-        if len(model.outputs) != len(self.head_names):
+        info = describe_export(self.metadata, shown, config, self.name)
+        if len(model.outputs) != len(info.head_names):
             raise CheckpointError(f'{shown!r}: {len(model.outputs)} outputs but metadata '
-                                  f'describes {len(self.head_names)} heads')
-        if self._fixed is None and model.inputs[0].get_partial_shape().is_static:
+                                  f'describes {len(info.head_names)} heads')
+        if info.fixed_size is None and model.inputs[0].get_partial_shape().is_static:
             model.reshape([-1, 3, -1, -1])
-        self.device, target = self._target(core, config.device)
+        device, target = self._target(core, config.device)
         dtype, reason = resolve_dtype(config.dtype, 'cpu' if target == 'CPU' else 'cuda')
-        self.precision_reason = reason
         if self.metadata.get('precision') == 'int8':
-            self.precision = 'int8'
+            precision = 'int8'
         else:
-            self.precision = dtype if dtype in OV_PRECISION else 'float32'
-        self.threads = int(getattr(config, 'threads', 0) or physical_cores())
-        cache = getattr(config, 'openvino_cache_dir', '') or DEFAULT_CACHE
+            precision = dtype if dtype in OV_PRECISION else 'float32'
+        threads = int(config.threads or physical_cores())
+        self.info = info.replace(device=device, precision=precision, precision_reason=reason,
+                                 threads=threads)
+        warn_untrained(self.info, converted=not path)
+        cache = config.openvino_cache_dir or DEFAULT_CACHE
         os.makedirs(cache, exist_ok=True)
         core.set_property({'CACHE_DIR': cache})
         properties = {'INFERENCE_PRECISION_HINT': OV_PRECISION.get(dtype, 'f32'),
                       'PERFORMANCE_HINT': 'LATENCY'}
         if target == 'CPU':
-            properties['INFERENCE_NUM_THREADS'] = self.threads
+            properties['INFERENCE_NUM_THREADS'] = threads
         LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
-                    self.precision, reason, self.threads)
+                    precision, reason, threads)
         try:
             self.compiled = core.compile_model(model, target, properties)
         except Exception as exc:  # noqa: BLE001 - plugin failures name no file otherwise
             raise CheckpointError(f'OpenVINO cannot compile {shown!r} for {target}: '
                                   f'{one_line(exc, 200)}') from None
+
+    def close(self) -> None:
+        """Release the compiled model and its infer request."""
+        self.request = self.compiled = None
 
     @staticmethod
     def _target(core: Any, requested: str) -> Tuple[str, str]:
@@ -158,12 +168,13 @@ class OpenVinoBackend(Backend):
     def __call__(self, x: Any, timer: Any = None) -> List[np.ndarray]:
         """(N, 3, H, W) float32 numpy -> one (N, K_i, H/16, W/16) float32 array per head."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self._fixed is not None and tuple(x.shape[2:]) != self._fixed:
-            raise ConfigError(f'the OpenVINO model expects {self._fixed} inputs, got '
+        fixed = self.info.fixed_size
+        if fixed is not None and tuple(x.shape[2:]) != fixed:
+            raise ConfigError(f'the OpenVINO model expects {fixed} inputs, got '
                               f'{tuple(x.shape[2:])}')
         self.request.infer({0: x})
         outputs = [np.array(self.request.get_output_tensor(i).data, np.float32)
-                   for i in range(len(self.head_names))]
+                   for i in range(len(self.info.head_names))]
         if timer is not None:
             timer.mark('backbone')
             timer.mark('head')  # fused model: the heads' time is inside 'backbone'

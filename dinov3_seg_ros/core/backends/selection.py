@@ -26,9 +26,10 @@ An optional engine that is missing never makes 'auto' fail: the next rule applie
 choice and its reason are logged once per process.
 """
 
+import importlib
 import importlib.util
 import logging
-from typing import Any, Set, Tuple
+from typing import Any, Dict, Set, Tuple, Type
 
 from ..errors import ConfigError
 from .base import Backend
@@ -81,19 +82,26 @@ def resolve_backend(config: Any) -> Tuple[str, str]:
     return 'torch', 'CPU only, openvino not installed'
 
 
+# name -> (module, class): adding an engine is one module and one line here
+ENGINES: Dict[str, Tuple[str, str]] = {
+    'torch': ('.torch_backend', 'TorchBackend'),
+    'onnxruntime': ('.onnxruntime', 'OnnxRuntimeBackend'),
+    'openvino': ('.openvino', 'OpenVinoBackend'),
+}
+
+
+def backend_class(name: str) -> Type[Backend]:
+    """Return the Backend class registered as name (imports its module: torch for 'torch')."""
+    if name not in ENGINES:
+        raise ConfigError(f'backend: {name!r} is not one of auto, {", ".join(ENGINES)}')
+    module, cls = ENGINES[name]
+    return getattr(importlib.import_module(module, __package__), cls)
+
+
 def create_backend(config: Any) -> Backend:
     """Build the backend config asks for (ConfigError/CheckpointError on bad settings)."""
     name, reason = resolve_backend(config)
     if config.backend == 'auto' and (name, reason) not in _LOGGED:
         _LOGGED.add((name, reason))
         LOGGER.info('backend auto: %s (%s)', name, reason)
-    if name == 'torch':
-        from .torch_backend import TorchBackend
-        return TorchBackend(config)
-    if name == 'onnxruntime':
-        from .onnxruntime import OnnxRuntimeBackend
-        return OnnxRuntimeBackend.from_config(config)
-    if name == 'openvino':
-        from .openvino import OpenVinoBackend
-        return OpenVinoBackend(config)
-    raise ConfigError(f'backend: {name!r} is unknown')
+    return backend_class(name).from_config(config)

@@ -24,10 +24,10 @@ from ..checkpoint import default_class_names, HeadCheckpoint, load_head_checkpoi
 from ..checkpoint import read_class_names
 from ..compiled_forward import compile_forward, compile_now
 from ..config import ModelConfig
-from ..device import autocast, device_label, select_device, select_dtype
+from ..device import autocast, device_label, resolve_torch_dtype, select_device
 from ..errors import CheckpointError, ConfigError
 from ..heads import build_head, HeadConfig
-from .base import Backend, head_names_for
+from .base import Backend, COMPILE, FEATURES, head_names_for, ModelInfo
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_NUM_CLASSES = 134
@@ -88,25 +88,29 @@ class TorchBackend(Backend):
 
     __call__ takes a (N, 3, H, W) float32 tensor on torch_device; the logits stay on the
     GPU on CUDA (device_labels computes the labels there), numpy arrays on the CPU.
-    features / head_logits expose the two stages (training, bench).
+    Capabilities: FEATURES (features / head_logits, the two stages: training, infer
+    --save-features, bench) and COMPILE (torch.compile of the backbone).
+    backbone, heads and head_checkpoints are the torch modules and checkpoints it runs.
     """
 
     name = 'torch'
+    capabilities = frozenset({FEATURES, COMPILE})
     wants_torch_input = True
 
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> 'TorchBackend':
+        """Load the config's backbone and heads (CheckpointError / ConfigError)."""
+        return cls(config)
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
         self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         device = select_device(config.device)
-        self.dtype = select_dtype(config.dtype, device)
-        self.precision = str(self.dtype).replace('torch.', '')
+        self.dtype, reason = resolve_torch_dtype(config.dtype, device)
         backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed,
                                   normalization=config.normalization)
         check_heads_data(self.head_checkpoints, config.head_weights, backbone)
         self.backbone = backbone.to(device)
-        self.backbone_name = backbone.spec.name
-        self.compiled = bool(config.compile and compile_forward(self.backbone))
-        self.compile_seconds: Optional[float] = None
+        self._compile = bool(config.compile and compile_forward(self.backbone))
         if not config.head_weights:
             LOGGER.warning('No head weights given: using a RANDOM %d-class head; the labels '
                            'are meaningless (train one with dinov3-seg-train; then set the '
@@ -121,23 +125,38 @@ class TorchBackend(Backend):
             # in memory already: a channels_last head avoids a copy
             self.heads.append(module.to(device, memory_format=torch.channels_last))
         first = self.head_checkpoints[0]
-        self.mean = tuple(first.mean) if first.mean is not None else backbone.mean
-        self.std = tuple(first.std) if first.std is not None else backbone.std
-        check_same_normalization(self.head_checkpoints, config.head_weights,
-                                 self.mean, self.std)
-        self.class_names = [list(h.class_names) for h in self.head_checkpoints]
-        self.head_names = head_names_for(config.head_weights)
-        self.untrained = not backbone.pretrained or any(
-            h.metadata.get('untrained') for h in self.head_checkpoints)
+        mean = tuple(first.mean) if first.mean is not None else backbone.mean
+        std = tuple(first.std) if first.std is not None else backbone.std
+        check_same_normalization(self.head_checkpoints, config.head_weights, mean, std)
         self.device_obj = device
-        self.device = self.torch_device = device_label(device)
+        self.torch_device = device_label(device)
+        self.info = ModelInfo(
+            class_names=tuple(tuple(h.class_names) for h in self.head_checkpoints),
+            head_names=tuple(head_names_for(config.head_weights)),
+            mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
+            backbone=backbone.spec.name,
+            untrained=not backbone.pretrained or any(
+                h.metadata.get('untrained') for h in self.head_checkpoints),
+            device=self.torch_device, precision=str(self.dtype).replace('torch.', ''),
+            precision_reason=reason, source=f'{backbone.spec.name} (torch)',
+            head_configs=tuple(h.head.to_dict() for h in self.head_checkpoints))
 
-    def compile_on(self, x: torch.Tensor) -> bool:
-        """Compile the backbone on a sample batch; False (eager again) when that fails."""
+    def compile(self, sample: torch.Tensor) -> Optional[float]:
+        """Compile the backbone on a sample batch; seconds, or None (eager) when it fails.
+
+        Also None when the configuration did not ask for compile or torch.compile is
+        unavailable here.
+        """
+        if not self._compile:
+            return None
         with torch.inference_mode(), autocast(self.device_obj, self.dtype):
-            self.compile_seconds = compile_now(self.backbone, x)
-        self.compiled = self.compile_seconds is not None
-        return self.compiled
+            seconds = compile_now(self.backbone, sample)
+        self._compile = seconds is not None
+        return seconds
+
+    def close(self) -> None:
+        """Drop the modules (their memory returns once no one else holds them)."""
+        self.backbone, self.heads, self.head_checkpoints = None, [], []
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalized -> (N, C, H/16, W/16) float32 backbone features."""

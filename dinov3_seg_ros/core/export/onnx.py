@@ -164,7 +164,7 @@ def _torch_export(module: nn.Module, sample: torch.Tensor, path: str, input_name
 
 def _verify(path: str, module: nn.Module, x: torch.Tensor) -> Optional[str]:
     """None if the exported file (no metadata yet) matches module on x, else the reason."""
-    from ..backends.onnxruntime import open_session
+    from ..backends.ort_session import open_session
     expected = reference_outputs(module, x)
     tolerance = 1e-4 * max(float(np.abs(o).max()) for o in expected) + 1e-6
     try:
