@@ -76,7 +76,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('device', 'auto', 'Inference device: auto (CUDA if available, else CPU with a '
               'warning), cpu, or cuda (start-up fails without CUDA).', choices=DEVICES),
     ParamSpec('backbone', 'vits16plus', 'DINOv3 variant; must match the head checkpoints. '
-              'On a CPU robot: convnext_tiny (0.73x the time of vits16plus at 640x480 here).',
+              'convnext_tiny: 0.6x the time of vits16plus in torch or bf16; about the same in '
+              'OpenVINO float32 on AVX2 CPUs (doc/backbones.md).',
               choices=BACKBONES),
     ParamSpec('backbone_weights', '', 'DINOv3 backbone weights (Meta .pth or timm '
               '.safetensors); empty = random weights, outputs marked UNTRAINED.'),
