@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from ..core.backbone import DinoV3Backbone
+from ..core.backbone import create_backbone
 from ..core.heads import build_head, HeadConfig
 
 
@@ -50,7 +50,7 @@ def count_flops(module: nn.Module, shape: tuple) -> int:
 def backbone_flops(variant: str, height: int, width: int) -> int:
     """Count the FLOPs of one backbone pass on a (1, 3, height, width) image."""
     with torch.device('meta'):
-        backbone = DinoV3Backbone(variant).eval()
+        backbone = create_backbone(variant).eval()
     return count_flops(backbone, (1, 3, height, width))
 
 

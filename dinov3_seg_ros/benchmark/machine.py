@@ -12,8 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The machine a figure was measured on: the CPU model name lscpu reports."""
+"""The machine a figure was measured on: the CPU model lscpu reports, a process's memory."""
 
+import resource
 import subprocess
 
 
@@ -27,3 +28,21 @@ def cpu_model_name() -> str:
         if line.startswith('Model name:'):
             return line.split(':', 1)[1].strip()
     return ''
+
+
+def rss_kib(pid: object = 'self') -> int:
+    """Resident set size (VmRSS of /proc/<pid>/status) in KiB; 0 where it cannot be read."""
+    try:
+        with open(f'/proc/{pid}/status', encoding='ascii') as stream:
+            for line in stream:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def memory_mb() -> dict:
+    """This process's memory now and at its peak: {'rss_mb': ..., 'peak_rss_mb': ...} (MiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {'rss_mb': round(rss_kib() / 1024, 1), 'peak_rss_mb': round(peak, 1)}

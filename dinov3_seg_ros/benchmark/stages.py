@@ -27,7 +27,8 @@ import numpy as np
 
 from ..core.config import FrameSize, ModelConfig
 from ..core.precision import cpu_has_native_bf16
-from .machine import cpu_model_name
+from ..core.variants import backbone_spec
+from .machine import cpu_model_name, memory_mb
 from .photos import photo
 from .temporary_export import export_temporary
 
@@ -134,5 +135,7 @@ def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
                        'backbone': segmenter.backbone_name, 'threads': threads,
                        'size': str(size), 'input_size': f'{in_size[1]}x{in_size[0]}',
                        'repeat': repeat, 'warmup': warmup,
-                       'untrained': bool(segmenter.untrained), 'notes': notes})
+                       'untrained': bool(segmenter.untrained), 'notes': notes,
+                       'feature_channels': backbone_spec(segmenter.backbone_name).embed_dim,
+                       **memory_mb()})
     return report

@@ -30,7 +30,8 @@ def export_temporary(config: ModelConfig, directory: str, size: Tuple[int, int],
     from ..core.export.onnx import export_fused
     from ..core.backends.torch_backend import head_names_for, load_heads
     heads = load_heads(config, config.backbone)
-    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
+    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed,
+                              normalization=config.normalization)
     path = os.path.join(directory, 'bench.onnx')
     export_fused(backbone, heads, path, head_names=head_names_for(config.head_weights),
                  size=size, input_size=str(config.input_size), exporter=exporter)

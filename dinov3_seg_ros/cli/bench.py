@@ -19,12 +19,15 @@ total, plus the backbone's work (GFLOP), its speed (GFLOP/s) and the device's ma
 (in the precision in use) measured on the spot. Random weights unless weights are given.
 --compare runs every installed backend and precision instead. The measurements live in
 dinov3_seg_ros/benchmark/ (stages, compare); this module only parses and prints.
+--backbones times several variants side by side (benchmark/backbones.py).
 """
 
 import argparse
 import json
+import sys
 from typing import Optional, Sequence
 
+from dinov3_seg_ros.benchmark.backbones import add_backbones_arguments
 from dinov3_seg_ros.cli.common import add_model_arguments, add_verbosity_arguments
 from dinov3_seg_ros.cli.common import model_config_from_args, run_cli, setup_logging
 from dinov3_seg_ros.cli.options import add_option
@@ -58,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help='--compare: timed frames per row (default: %(default)s)')
     parser.add_argument('--int8-model', default='', metavar='PATH',
                         help='--compare: an int8 OpenVINO IR (.xml) to add as a row')
+    add_backbones_arguments(parser)
     add_verbosity_arguments(parser)
     return parser
 
@@ -66,6 +70,9 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
     size = FrameSize.parse(args.size, '--size')
+    if args.backbones:
+        from dinov3_seg_ros.benchmark.backbones import run_backbones
+        return run_backbones(args, sys.argv[1:] if argv is None else argv)
     if args.repeat < 1 or args.warmup < 0 or args.threads < 0:
         raise ConfigError('--repeat must be >= 1, --warmup and --threads >= 0')
     if args.compile and args.backend != 'torch':

@@ -79,8 +79,9 @@ def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
                         help='only errors in the log')
 
 
-MODEL_OPTION_NAMES = ('backbone', 'backbone_weights', 'head_weights', 'classes_file',
-                      'input_size', 'device', 'dtype', 'backend', 'onnx_model', 'seed', 'warmup')
+MODEL_OPTION_NAMES = ('backbone', 'normalization', 'backbone_weights', 'head_weights',
+                      'classes_file', 'input_size', 'device', 'dtype', 'backend', 'onnx_model',
+                      'seed', 'warmup')
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, warmup: int = 0) -> None:

@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(parser, 'classes_file', note="Default: the dataset's own class names.")
     add_option(parser, 'backbone_weights')
     add_option(parser, 'backbone', note="Used when the checkpoint does not name one.")
+    add_option(parser, 'normalization')
     add_option(parser, 'input_size', default='',
                note=f"Default: the checkpoint's, else {DEFAULT_SIZE}; a fixed WxH evaluates in "
                     'batches, a long side or native one image at a time.')
@@ -94,7 +95,7 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     import torch
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
-    from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone
+    from dinov3_seg_ros.core.backbone import backbone_spec, build_backbone, check_heads_data
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core.backends.torch_backend import check_head_fits
     from dinov3_seg_ros.training.datasets import SemanticSegmentationDataset
@@ -107,7 +108,9 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
     check_head_fits(checkpoint, args.checkpoint, backbone_spec(variant))  # before any loading
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
-    backbone = build_backbone(variant, args.backbone_weights)
+    backbone = build_backbone(variant, args.backbone_weights,
+                              normalization=args.normalization)
+    check_heads_data([checkpoint], [args.checkpoint], backbone)
     backbone.to(device)
     mean = checkpoint.mean or backbone.mean
     std = checkpoint.std or backbone.std

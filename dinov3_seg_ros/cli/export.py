@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='dinov3-seg-export', description=__doc__.split('\n')[0].split(': ', 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name in ('backbone', 'backbone_weights', 'head_weights', 'classes_file', 'seed'):
+    for name in ('backbone', 'normalization', 'backbone_weights', 'head_weights',
+                 'classes_file', 'seed'):
         add_option(parser, name)
     parser.add_argument('--out', required=True, metavar='PATH',
                         help='output .onnx file, or an OpenVINO IR .xml (+ .bin)')
@@ -132,7 +133,7 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
 def _export(args: argparse.Namespace, xml_path: str) -> int:
     """Export args.out (.onnx); then the IR at xml_path when given."""
     import torch
-    from dinov3_seg_ros.core.backbone import build_backbone, DinoV3Backbone
+    from dinov3_seg_ros.core.backbone import build_backbone, create_backbone
     from dinov3_seg_ros.core.checkpoint import load_head_checkpoint
     from dinov3_seg_ros.core.export import onnx as onnx_export
     from dinov3_seg_ros.core.export.parity import check_parity
@@ -157,12 +158,13 @@ def _export(args: argparse.Namespace, xml_path: str) -> int:
     grid = (size[0] // 16, size[1] // 16)
     if args.head_only:
         with torch.device('meta'):  # metadata only (name, mean, std): no weights allocated
-            backbone = DinoV3Backbone(args.backbone)
+            backbone = create_backbone(args.backbone)
         result = onnx_export.export_head(heads[0], args.out, head_name=names[0],
                                          backbone=backbone, grid=grid, opset=args.opset,
                                          exporter=args.exporter)
     else:
-        backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed)
+        backbone = build_backbone(args.backbone, args.backbone_weights, seed=args.seed,
+                                  normalization=args.normalization)
         result = onnx_export.export_fused(backbone, heads, args.out, head_names=names,
                                           size=size, input_size=recorded, opset=args.opset,
                                           dynamic=not args.static, exporter=args.exporter)

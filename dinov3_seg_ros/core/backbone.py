@@ -12,75 +12,33 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""DINOv3 ViT backbones built with timm; Meta .pth and timm safetensors weights.
+"""DINOv3 ViT backbones built with timm, and build_backbone for every variant (ConvNeXt too).
 
 The `*_qkvb` timm models with `timm.models.eva.checkpoint_filter_fn` reproduce Meta's
 reference implementation (the names without `_qkvb` drop the q/v biases). Meta's released
 files store the RoPE `rope_embed.periods` rounded to bfloat16 (Meta trained with bf16 RoPE);
 timm's filter drops that buffer and regenerates float32 periods, so the backbone keeps the
-checkpoint's values instead (as float32, whatever dtype they are stored in).
+checkpoint's values instead (as float32, whatever dtype they are stored in). The ConvNeXts
+live in convnext.py behind the same interface: forward -> (N, C, H/16, W/16), mean, std,
+data ('lvd' or 'sat'), spec, pretrained, embed_dim.
 """
 
-from dataclasses import dataclass
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
-from .errors import CheckpointError, ConfigError
-from .weights_io import load_weights_file
+from .convnext import ConvNeXtBackbone
+from .errors import CheckpointError
+from .normalization import check_head_data, choose_data, data_of, MEAN_STD
+from .variants import (BACKBONES, backbone_spec, BackboneSpec,  # noqa: F401 - re-exported
+                       check_family, CONVNEXT, VARIANTS, variant_hint, VIT)
+from .weights_io import read_state_dict  # noqa: F401 - re-exported
 
 LOGGER = logging.getLogger(__name__)
 PATCH_SIZE = 16
 PERIODS_KEYS = ('rope_embed.periods', 'rope.periods')  # Meta's name, timm's name
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """A DINOv3 variant: its timm model, width, depth and Meta's checkpoint file prefix."""
-
-    name: str
-    timm_name: str
-    embed_dim: int
-    depth: int
-    meta_file: str
-
-
-VARIANTS: Dict[str, BackboneSpec] = {spec.name: spec for spec in (
-    BackboneSpec('vits16', 'vit_small_patch16_dinov3_qkvb', 384, 12,
-                 'dinov3_vits16_pretrain_lvd1689m-*.pth'),
-    BackboneSpec('vits16plus', 'vit_small_plus_patch16_dinov3_qkvb', 384, 12,
-                 'dinov3_vits16plus_pretrain_lvd1689m-*.pth'),
-    BackboneSpec('vitb16', 'vit_base_patch16_dinov3_qkvb', 768, 12,
-                 'dinov3_vitb16_pretrain_lvd1689m-*.pth'),
-    BackboneSpec('vitl16', 'vit_large_patch16_dinov3_qkvb', 1024, 24,
-                 'dinov3_vitl16_pretrain_lvd1689m-*.pth'),
-    BackboneSpec('vith16plus', 'vit_huge_plus_patch16_dinov3_qkvb', 1280, 32,
-                 'dinov3_vith16plus_pretrain_lvd1689m-*.pth'),
-    BackboneSpec('vit7b16', 'vit_7b_patch16_dinov3', 4096, 40,
-                 'dinov3_vit7b16_pretrain_lvd1689m-*.pth'),
-)}
-
-
-def backbone_spec(variant: str) -> BackboneSpec:
-    """Return the spec of a variant name ('vits16plus', or Meta's 'dinov3_vits16plus')."""
-    name = variant[len('dinov3_'):] if variant.startswith('dinov3_') else variant
-    if name not in VARIANTS:
-        raise ConfigError(f'backbone: unknown DINOv3 variant {variant!r}; '
-                          f'choose one of {", ".join(VARIANTS)}')
-    return VARIANTS[name]
-
-
-def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """Read a .pth (weights_only) or .safetensors file into a flat state_dict."""
-    state = load_weights_file(path, 'backbone weights')
-    for key in ('model', 'state_dict', 'teacher'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise CheckpointError(f'{path!r} does not hold a state_dict of tensors')
-    return state
 
 
 class DinoV3Backbone(nn.Module):
@@ -91,6 +49,7 @@ class DinoV3Backbone(nn.Module):
     """
 
     patch_size = PATCH_SIZE
+    family = VIT
 
     def __init__(self, variant: str = 'vits16plus') -> None:
         super().__init__()
@@ -104,6 +63,8 @@ class DinoV3Backbone(nn.Module):
         # Normalization comes from the model's own pretrained config (ImageNet for DINOv3).
         self.mean: Tuple[float, ...] = tuple(float(v) for v in cfg['mean'])
         self.std: Tuple[float, ...] = tuple(float(v) for v in cfg['std'])
+        self.data = 'lvd'  # the pretraining data: 'lvd' (LVD-1689M) or 'sat' (SAT-493M)
+        self.data_decided = False  # whether a file or a parameter fixed data (build_backbone)
         self.pretrained = False
         self.checkpoint_periods: Optional[torch.Tensor] = None  # float32 CPU, from the file
 
@@ -114,21 +75,25 @@ class DinoV3Backbone(nn.Module):
 
     def load_weights(self, path: str) -> None:
         """Load Meta's official .pth or a timm/HF safetensors file; exact key and shape match."""
+        self.load_state(path, read_state_dict(path))
+
+    def load_state(self, path: str, state: Dict[str, torch.Tensor]) -> None:
+        """Load a state_dict read from path (Meta's or timm's key names), strictly."""
         from timm.models.eva import checkpoint_filter_fn
-        state = read_state_dict(path)
+        hint = variant_hint(state)
         periods = next((state[k] for k in PERIODS_KEYS if k in state), None)
         try:
             state = checkpoint_filter_fn(state, self.model)
         except Exception as exc:  # noqa: BLE001 - the filter fails on foreign layouts
-            raise CheckpointError(f'{path!r} is not a DINOv3 checkpoint: {exc}') from None
-        self._check_shapes(path, state)
+            raise CheckpointError(f'{path!r} is not a DINOv3 checkpoint: {exc}{hint}') from None
+        self._check_shapes(path, state, hint)
         missing, unexpected = self.model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith('head')]
         if missing or unexpected:
             raise CheckpointError(
                 f'{path!r} does not match DINOv3 {self.spec.name}: '
                 f'{len(missing)} missing keys (e.g. {missing[:3]}), '
-                f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]})')
+                f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}){hint}')
         if periods is not None:
             self._keep_periods(path, periods)
         self.pretrained = True
@@ -161,14 +126,13 @@ class DinoV3Backbone(nn.Module):
         self._restore_periods()
         return module
 
-    def _check_shapes(self, path: str, state: Dict[str, torch.Tensor]) -> None:
+    def _check_shapes(self, path: str, state: Dict[str, torch.Tensor], hint: str) -> None:
         own = self.model.state_dict()
         for key, value in state.items():
             if key in own and own[key].shape != value.shape:
                 raise CheckpointError(
                     f'{path!r} does not match DINOv3 {self.spec.name}: {key} has shape '
-                    f'{tuple(value.shape)}, expected {tuple(own[key].shape)}'
-                    f'{_variant_hint(state)}')
+                    f'{tuple(value.shape)}, expected {tuple(own[key].shape)}{hint}')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, C, H/16, W/16), last layer, normalized."""
@@ -180,30 +144,59 @@ class DinoV3Backbone(nn.Module):
             x, indices=count, norm=True, output_fmt='NCHW', intermediates_only=True)
 
 
-def _variant_hint(state: Dict[str, torch.Tensor]) -> str:
-    """' (the file looks like vitb16)' from the width and depth of a state_dict, or ''."""
-    width = state['cls_token'].shape[-1] if 'cls_token' in state else None
-    depth = len({k.split('.')[1] for k in state if k.startswith('blocks.')})
-    guess = [s.name for s in VARIANTS.values() if s.embed_dim == width and s.depth == depth]
-    return f' (the file looks like {" or ".join(guess)})' if guess else ''
+Backbone = Union[DinoV3Backbone, ConvNeXtBackbone]
+
+
+def create_backbone(variant: str = 'vits16plus') -> Backbone:
+    """Create a DINOv3 backbone of variant with timm's initial weights (ViT or ConvNeXt class)."""
+    spec = backbone_spec(variant)
+    return ConvNeXtBackbone(spec.name) if spec.family == CONVNEXT else DinoV3Backbone(spec.name)
+
+
+def use_data(backbone: Backbone, data: str) -> None:
+    """Normalize input as the pretraining data 'lvd' or 'sat' wants (mean/std)."""
+    backbone.data = data
+    backbone.mean, backbone.std = MEAN_STD[data]
 
 
 def build_backbone(variant: str = 'vits16plus', weights: str = '',
-                   seed: Optional[int] = None) -> DinoV3Backbone:
+                   seed: Optional[int] = None, normalization: str = 'auto') -> Backbone:
     """Build a backbone in eval mode with frozen parameters; warn loudly without weights.
 
     seed makes the random initialisation reproducible without touching the global RNG.
+    normalization ('auto', 'lvd', 'sat') picks the mean/std (normalization.choose_data);
+    backbone.data_decided says whether the file or the parameter fixed it.
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return build_backbone(variant, weights)
-    backbone = DinoV3Backbone(variant)
+            return build_backbone(variant, weights, normalization=normalization)
+    backbone = create_backbone(variant)
+    state = None
     if weights:
-        backbone.load_weights(weights)
+        state = read_state_dict(weights)
+        check_family(weights, state, backbone.spec)
+    data, decided = choose_data(normalization, weights, state, backbone.spec.name)
+    if weights:
+        backbone.load_state(weights, state)
     else:
         LOGGER.warning('No DINOv3 backbone weights given: %s runs with RANDOM weights and its '
                        'segmentations are meaningless. Get Meta\'s %s (see weights/README.md).',
                        backbone.spec.name, backbone.spec.meta_file)
+    use_data(backbone, data)
+    backbone.data_decided = decided
     backbone.eval().requires_grad_(False)
     return backbone
+
+
+def check_heads_data(heads: Sequence[Any], paths: Sequence[str], backbone: Backbone) -> None:
+    """Refuse HeadCheckpoints trained on SAT-493M features for LVD-1689M ones (or the reverse).
+
+    When neither the weights file nor the normalization parameter fixed the backbone's data
+    (random weights, a renamed timm file), the first head's recorded mean/std choose it.
+    """
+    first = data_of(heads[0].mean, heads[0].std) if heads else ''
+    if not backbone.data_decided and first:
+        use_data(backbone, first)
+    for head, path in zip(heads, paths):
+        check_head_data(path, head.mean, head.std, backbone.data)

@@ -20,6 +20,7 @@ from typing import NamedTuple, Tuple, Union
 
 from .backends.selection import ENGINES
 from .errors import ConfigError
+from .normalization import NORMALIZATIONS
 
 DEVICES = ('auto', 'cpu', 'cuda')
 DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
@@ -124,6 +125,8 @@ class ModelConfig:
     input_size '' (or None) means not given: input_size_given is then False and the
     Segmenter uses the first head checkpoint's own training size when it records one (else
     the default 640).
+    normalization: the input mean/std of the pretraining data: auto (from the backbone
+    weights file, else the head checkpoint), lvd (LVD-1689M) or sat (SAT-493M).
     """
 
     backbone: str = 'vits16plus'
@@ -142,6 +145,7 @@ class ModelConfig:
     compile: bool = False
     seed: int = 0
     input_size_given: bool = True
+    normalization: str = 'auto'
 
     def __post_init__(self) -> None:
         if isinstance(self.head_weights, str):
@@ -155,7 +159,8 @@ class ModelConfig:
         object.__setattr__(self, 'input_size', InputSize.parse(self.input_size))
         for key, value, allowed in (('device', self.device, DEVICES),
                                     ('dtype', self.dtype, DTYPES),
-                                    ('backend', self.backend, BACKENDS)):
+                                    ('backend', self.backend, BACKENDS),
+                                    ('normalization', self.normalization, NORMALIZATIONS)):
             if value not in allowed:
                 raise ConfigError(f'{key}: {value!r} is not one of {", ".join(allowed)}')
         if self.backend == 'onnxruntime' and not self.onnx_model:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 from .config import BACKENDS, DEVICES, DTYPES
+from .normalization import NORMALIZATIONS
+from .variants import BACKBONES
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,16 @@ def flag_of(name: str) -> str:
 MODEL_OPTIONS: Tuple[Option, ...] = (
     Option('device', 'auto', 'Inference device: auto (CUDA if available, else CPU with a '
            'warning), cpu, or cuda (start-up fails without CUDA).', choices=DEVICES),
-    Option('backbone', 'vits16plus', 'DINOv3 variant (vits16, vits16plus, vitb16, vitl16, '
-           'vith16plus, vit7b16); must match the head checkpoints.'),
+    Option('backbone', 'vits16plus', 'DINOv3 variant (ViTs vits16 to vit7b16, ConvNeXts '
+           'convnext_tiny to convnext_large); must match the head checkpoints. On a CPU robot: '
+           'convnext_tiny took 0.6x the time of vits16plus with torch (doc/backbones.md).',
+           choices=BACKBONES),
     Option('backbone_weights', '', 'DINOv3 backbone weights (Meta .pth or timm '
            '.safetensors); {unset}: random weights, outputs marked UNTRAINED.', metavar='PATH'),
+    Option('normalization', 'auto', 'Input mean/std of the pretraining data: auto (from the '
+           'backbone weights file: a SAT-493M name or keys, else the head checkpoint, else '
+           'LVD), lvd (LVD-1689M) or sat (SAT-493M satellite models, for renamed or timm '
+           'files).', choices=NORMALIZATIONS),
     Option('head_weights', '', 'Head checkpoint(s): project or training checkpoints, or the '
            'upstream bare model.pth; every head shares one backbone pass, the first gives '
            'the main labels (the others: segmentation/heads/<name>/labels on the node, '

@@ -15,7 +15,7 @@
 """Reading weights files safely (weights_only) with one clear error for every failure."""
 
 import os
-from typing import Any
+from typing import Any, Dict
 
 import torch
 
@@ -39,6 +39,17 @@ def load_weights_file(path: str, what: str = 'weights') -> Any:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any parse failure means a bad file
         raise CheckpointError(f'cannot read {what} {path!r}: {_describe(exc)}') from None
+
+
+def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """Read a .pth or .safetensors backbone file into a flat state_dict (unwrapping 'model'...)."""
+    state = load_weights_file(path, 'backbone weights')
+    for key in ('model', 'state_dict', 'teacher'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f'{path!r} does not hold a state_dict of tensors')
+    return state
 
 
 def _describe(exc: Exception) -> str:

@@ -104,6 +104,7 @@ class NodeParams:
     device: str = 'auto'
     backbone: str = 'vits16plus'
     backbone_weights: str = ''
+    normalization: str = 'auto'
     head_weights: Tuple[str, ...] = ()
     classes_file: str = ''
     input_size: str = ''
@@ -142,7 +143,7 @@ class NodeParams:
                            input_size=self.input_size, device=self.device, dtype=self.dtype,
                            backend=self.backend, onnx_model=self.onnx_model,
                            warmup=self.warmup, compile=self.compile,
-                           cache_dir=self.cache_dir)
+                           cache_dir=self.cache_dir, normalization=self.normalization)
 
 
 def split_paths(value: Any) -> Tuple[str, ...]:

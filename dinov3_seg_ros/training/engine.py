@@ -76,7 +76,8 @@ class Trainer:
         payload = load_training_checkpoint(resume) if resume else None
         seed_everything(run.seed)
         try:
-            self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights)
+            self.backbone = build_backbone(config.model.backbone, config.model.backbone_weights,
+                                           normalization=config.model.normalization)
         except CheckpointError as exc:
             raise CheckpointError(f'model.backbone_weights: {exc}') from None
         self.backbone.to(ctx.device)

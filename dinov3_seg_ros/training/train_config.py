@@ -25,6 +25,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import yaml
 
 from dinov3_seg_ros.core.errors import ConfigError, one_line
+from dinov3_seg_ros.core.normalization import NORMALIZATIONS
+from dinov3_seg_ros.core.variants import BACKBONES
 from dinov3_seg_ros.training.dataclass_dict import dataclass_from_dict
 
 
@@ -77,6 +79,7 @@ class ModelSection:
 
     backbone: str = 'vits16plus'
     backbone_weights: str = ''
+    normalization: str = 'auto'  # input mean/std: auto (from the weights file), lvd or sat
     head: HeadShape = field(default_factory=HeadShape)
 
 
@@ -158,7 +161,8 @@ class TrainConfig:
 CHOICES = {'run.device': ('auto', 'cpu', 'cuda'), 'run.amp': ('auto', 'off', 'bf16', 'fp16'),
            'optim.name': ('adam', 'adamw'), 'data.format': ('coco', 'folder'),
            'data.resize': ('squash', 'keep_aspect'),
-           'schedule.type': ('cosine', 'poly', 'constant')}
+           'schedule.type': ('cosine', 'poly', 'constant'), 'model.backbone': BACKBONES,
+           'model.normalization': NORMALIZATIONS}
 NON_NEGATIVE = ('run.num_workers', 'run.checkpoint_every_steps', 'schedule.warmup_steps',
                 'data.max_train_images', 'data.max_val_images', 'loss.target_size',
                 'optim.weight_decay', 'optim.grad_clip', 'loss.gamma', 'run.keep_best')

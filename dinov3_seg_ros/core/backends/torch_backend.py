@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Sequence
 
 import torch
 
-from ..backbone import backbone_spec, BackboneSpec, build_backbone
+from ..backbone import backbone_spec, BackboneSpec, build_backbone, check_heads_data
 from ..checkpoint import default_class_names, HeadCheckpoint, load_head_checkpoint
 from ..checkpoint import read_class_names
 from ..compiled_forward import compile_forward, compile_now
@@ -106,7 +106,9 @@ class TorchBackend(Backend):
         self.head_checkpoints = load_heads(config, config.backbone)  # cheap checks first
         device = select_device(config.device)
         self.dtype, reason = resolve_torch_dtype(config.dtype, device)
-        backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
+        backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed,
+                                  normalization=config.normalization)
+        check_heads_data(self.head_checkpoints, config.head_weights, backbone)
         self.backbone = backbone.to(device)
         self._compile = bool(config.compile and compile_forward(self.backbone))
         if not config.head_weights:

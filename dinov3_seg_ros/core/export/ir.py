@@ -69,14 +69,16 @@ def convert_from_torch(config: Any, ov: Any, folder: str) -> Tuple[Any, Dict[str
     """
     import torch
 
-    from ..backbone import build_backbone
+    from ..backbone import build_backbone, check_heads_data
     from ..backends.torch_backend import head_names_for, load_heads
     from .metadata import build_metadata
     from .onnx import export_fused, FusedModel, prepare_heads
     from .rope import traceable_rope
     heads = load_heads(config, config.backbone)
-    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed)
+    backbone = build_backbone(config.backbone, config.backbone_weights, seed=config.seed,
+                              normalization=config.normalization)
     names = head_names_for(config.head_weights)
+    check_heads_data(heads, names, backbone)
     size = config.input_size
     sample = (size.height, size.width) if size.mode == 'fixed' else (64, 96)
     with traceable_rope(backbone) as patched:

@@ -42,7 +42,7 @@ def build_metadata(kind: str, backbone: Any, heads: Sequence[Any], head_names: S
                    **extra: Any) -> Dict[str, Any]:
     """Describe an export; mean/std come from the first head checkpoint, else the backbone.
 
-    backbone is a DinoV3Backbone or None (head-only export without one: mean/std may be
+    backbone is a ViT or ConvNeXt backbone or None (head-only export without one: mean/std may be
     None); heads are HeadCheckpoints.
     """
     first = heads[0]

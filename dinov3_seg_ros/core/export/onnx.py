@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backbone import DinoV3Backbone, PATCH_SIZE
+from ..backbone import Backbone, check_heads_data, PATCH_SIZE
 from ..checkpoint import HeadCheckpoint
 from ..errors import CheckpointError, ConfigError, one_line
 from ..preprocess import round_to_patch
@@ -55,7 +55,7 @@ EXTERNAL_DATA_BYTES = 1_800_000_000  # protobuf's limit is 2 GiB: larger models 
 class FusedModel(nn.Module):
     """Backbone + heads in one graph: (N, 3, H, W) -> tuple of (N, K_i, H/16, W/16) logits."""
 
-    def __init__(self, backbone: DinoV3Backbone, heads: Sequence[nn.Module]) -> None:
+    def __init__(self, backbone: Backbone, heads: Sequence[nn.Module]) -> None:
         super().__init__()
         self.backbone = backbone
         self.heads = nn.ModuleList(heads)
@@ -219,7 +219,7 @@ def _check_args(exporter: str, opset: int) -> None:
         raise ConfigError(f'opset: {opset} is too old; use 17 or newer')
 
 
-def export_fused(backbone: DinoV3Backbone, heads: Sequence[HeadCheckpoint], path: str, *,
+def export_fused(backbone: Backbone, heads: Sequence[HeadCheckpoint], path: str, *,
                  head_names: Optional[Sequence[str]] = None, size: Sequence[int] = (480, 640),
                  input_size: str = '', opset: int = DEFAULT_OPSET, dynamic: bool = True,
                  exporter: str = 'auto', fuse_bn: bool = True) -> ExportResult:
@@ -242,6 +242,7 @@ def export_fused(backbone: DinoV3Backbone, heads: Sequence[HeadCheckpoint], path
             raise CheckpointError(f'head {name!r} expects {checkpoint.head.in_channels} '
                                   f'channels but {backbone.spec.name} gives '
                                   f'{backbone.embed_dim}')
+    check_heads_data(heads, names, backbone)  # SAT-493M heads on SAT features only
     size = (round_to_patch(size[0]), round_to_patch(size[1]))  # the preprocessing's rounding
     model = FusedModel(backbone, prepare_heads(heads, fuse_bn)).eval()
     rows, cols = size[0] // PATCH_SIZE, size[1] // PATCH_SIZE
@@ -268,7 +269,7 @@ def export_fused(backbone: DinoV3Backbone, heads: Sequence[HeadCheckpoint], path
 
 
 def export_head(checkpoint: HeadCheckpoint, path: str, *, head_name: str = 'head0',
-                backbone: Optional[DinoV3Backbone] = None, grid: Sequence[int] = (30, 40),
+                backbone: Optional[Backbone] = None, grid: Sequence[int] = (30, 40),
                 opset: int = DEFAULT_OPSET, exporter: str = 'auto',
                 fuse_bn: bool = True) -> ExportResult:
     """Export one head: 'features' (N, C, h, w) -> 'logits' (N, K, h, w), dynamic N, h, w.

@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Sequence
 import torch
 from torch import nn
 
-from ..backbone import DinoV3Backbone
+from ..backbone import Backbone, CONVNEXT
 
 
 class _TraceableDinoV3Rope(nn.Module):
@@ -48,8 +48,14 @@ class _TraceableDinoV3Rope(nn.Module):
 
 
 @contextmanager
-def traceable_rope(backbone: DinoV3Backbone) -> Iterator[bool]:
-    """Swap the backbone's RoPE for the traceable one while exporting; yield whether it did."""
+def traceable_rope(backbone: Backbone) -> Iterator[bool]:
+    """Swap the backbone's RoPE for the traceable one while exporting; yield whether it did.
+
+    A ConvNeXt has no RoPE: its graph is dynamic as it is (yields True).
+    """
+    if backbone.family == CONVNEXT:
+        yield True
+        return
     model = backbone.model
     rope = getattr(model, 'rope', None)
     if not (any(c.__name__ == 'RotaryEmbeddingDinoV3' for c in type(rope).__mro__)
