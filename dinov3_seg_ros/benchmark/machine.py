@@ -43,6 +43,6 @@ def rss_kib(pid: object = 'self') -> int:
 
 
 def memory_mb() -> dict:
-    """This process's memory now and at its peak: {'rss_mb': ..., 'peak_rss_mb': ...} (MiB)."""
+    """Return this process's memory now and at its peak, in MiB (rss_mb, peak_rss_mb)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return {'rss_mb': round(rss_kib() / 1024, 1), 'peak_rss_mb': round(peak, 1)}
