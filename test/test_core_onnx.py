@@ -17,7 +17,6 @@
 from contextlib import contextmanager
 import json
 import math
-import shutil
 
 import cv2
 import numpy as np
@@ -40,8 +39,7 @@ from dinov3_seg_ros.core.config import ModelConfig  # noqa: E402
 from dinov3_seg_ros.core.errors import CheckpointError, ConfigError  # noqa: E402
 from dinov3_seg_ros.core.heads import ASPPHead, HeadConfig  # noqa: E402
 from dinov3_seg_ros.core.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
-from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA  # noqa: E402
-from dinov3_seg_ros.core.backends.ort_session import provider_plan, TRT  # noqa: E402
+from dinov3_seg_ros.core.backends.ort_session import CUDA  # noqa: E402
 from dinov3_seg_ros.core.export.metadata import read_metadata  # noqa: E402
 from dinov3_seg_ros.core.export.parity import check_parity, compare_outputs  # noqa: E402
 from dinov3_seg_ros.core.export.parity import reference_outputs  # noqa: E402
@@ -222,20 +220,6 @@ def test_onnx_without_project_metadata_is_rejected(tmp_path):
         OnnxRuntimeBackend(path, device='cpu')
 
 
-def test_provider_plans():
-    every = [TRT, CUDA, CPU]
-    plans = provider_plan(every, 'auto', trt_cache_dir='/tmp/engines')
-    assert [[p for p, _ in plan] for plan in plans] == [every, [CUDA, CPU], [CPU]]
-    trt_options = plans[0][0][1]
-    assert trt_options['trt_fp16_enable'] and trt_options['trt_engine_cache_enable']
-    assert trt_options['trt_engine_cache_path'] == '/tmp/engines'
-    assert [[p for p, _ in plan] for plan in provider_plan(every, 'cuda', tensorrt=False)] == \
-        [[CUDA, CPU]]
-    assert provider_plan(every, 'cpu') == [[(CPU, {})]]
-    with pytest.raises(ConfigError, match='CUDA'):
-        provider_plan([CPU], 'cuda')
-
-
 @pytest.mark.skipif(CUDA in onnxruntime.get_available_providers(), reason='CUDA present')
 def test_cuda_without_a_cuda_provider_is_a_config_error(fused):
     with pytest.raises(ConfigError, match='CUDA'):
@@ -307,36 +291,3 @@ def test_export_cli_with_a_training_checkpoint(meta_vits16plus_pth, lively_head,
     meta = read_metadata(out)
     assert meta['class_names'] == [head.class_names] and meta['head_names'] == ['last']
     assert meta['dynamic'] and meta['input_size'] == '96x64'
-
-
-def test_export_without_weights_builds_the_model_infer_builds(photos, tmp_path, capsys):
-    from dinov3_seg_ros.core.segmenter import Segmenter
-    out = str(tmp_path / 'random.onnx')
-    code = export_cli.main(['--out', out, '--input-size', '96', '--exporter', 'legacy',
-                            '--seed', '5', '-q'])
-    assert code == 0, capsys.readouterr()
-    assert 'UNTRAINED' in capsys.readouterr().out and read_metadata(out)['untrained']
-    rgb = photos['astronaut']  # 512x512 -> 96x96
-    common = dict(input_size='96', device='cpu', warmup=0)
-    torch_seg = Segmenter(ModelConfig(backend='torch', seed=5, **common))
-    ort_seg = Segmenter(ModelConfig(backend='onnxruntime', onnx_model=out, **common))
-    assert ort_seg.untrained and torch_seg.untrained
-    expected, got = torch_seg(rgb).labels, ort_seg(rgb).labels
-    assert (got == expected).mean() >= 0.999
-    assert len(np.unique(expected)) > 1  # a real comparison, not two constant maps
-    other = Segmenter(ModelConfig(backend='torch', seed=6, **common))(rgb).labels
-    assert (other == expected).mean() < 0.9  # the seed matters: the check above can fail
-
-
-def test_export_cli_reports_bad_files_in_one_line(upstream_head_reference, tmp_path, capsys):
-    bad = tmp_path / 'bad.pth'
-    bad.write_bytes(b'\x00garbage')
-    out = tmp_path / 'model.onnx'
-    assert export_cli.main(['--head-weights', str(bad), '--out', str(out), '-q']) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith('error:') and len(err.splitlines()) == 1 and 'bad.pth' in err
-    shutil.copy(upstream_head_reference[1], tmp_path / 'head.pth')
-    assert export_cli.main(['--head-weights', str(tmp_path / 'head.pth'), '--out',
-                            str(tmp_path / 'absent_dir' / 'm.onnx'), '-q']) == 2
-    assert 'does not exist' in capsys.readouterr().err
-    assert not out.exists()

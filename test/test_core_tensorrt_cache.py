@@ -16,6 +16,7 @@
 import logging
 
 from dinov3_seg_ros.core.config import InputSize
+from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.core.preprocess import model_input_size
 from dinov3_seg_ros.core.backends.ort_session import CPU, CUDA, provider_plan, TRT
 from dinov3_seg_ros.core.backends.tensorrt_cache import file_digest, shape_profile, trt_cache_key
@@ -89,3 +90,17 @@ def test_every_model_input_lies_inside_the_profile(size):
         shape = model_input_size(*frame, size)
         assert low[2:] <= shape and shape[0] <= high[2] and shape[1] <= high[3], (
             size, frame, shape, low, high)
+
+
+def test_provider_plans():
+    every = [TRT, CUDA, CPU]
+    plans = provider_plan(every, 'auto', trt_cache_dir='/tmp/engines')
+    assert [[p for p, _ in plan] for plan in plans] == [every, [CUDA, CPU], [CPU]]
+    trt_options = plans[0][0][1]
+    assert trt_options['trt_fp16_enable'] and trt_options['trt_engine_cache_enable']
+    assert trt_options['trt_engine_cache_path'] == '/tmp/engines'
+    assert [[p for p, _ in plan] for plan in provider_plan(every, 'cuda', tensorrt=False)] == \
+        [[CUDA, CPU]]
+    assert provider_plan(every, 'cpu') == [[(CPU, {})]]
+    with pytest.raises(ConfigError, match='CUDA'):
+        provider_plan([CPU], 'cuda')

@@ -27,20 +27,11 @@ import numpy as np
 import pytest
 from rcl_interfaces.msg import ParameterType
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
-import torch
 
-from ros_node_client import (CLASSES, NodeProcess, REPLY_S, ros_client, stamp_key, start_node,
-                             START_S, write_head)
+from ros_node_inputs import camera_info, rgb_message, write_params
+from ros_node_client import CLASSES, REPLY_S, ros_client, stamp_key, start_node, write_head
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-
-
-def write_params(path, heads):
-    path.write_text('/**:\n  ros__parameters:\n    backbone: vits16\n    device: cpu\n'
-                    '    backend: torch\n'
-                    f"    head_weights: '{heads}'\n    warmup: 0\n    diagnostics_period: 0.5\n")
-    return str(path)
 
 
 @pytest.fixture(scope='module')
@@ -69,18 +60,6 @@ def node(files, client):
 @pytest.fixture(scope='module')
 def photo(photos):
     return cv2.resize(photos['chelsea'], (64, 48), interpolation=cv2.INTER_AREA)
-
-
-def rgb_message(rgb, encoding='rgb8', pad=0):
-    msg = codec.rgb_to_image(rgb, 'bgr8' if encoding.startswith('bgr') else 'rgb8', Header())
-    if encoding in ('rgba8', 'bgra8') or pad:
-        view = codec.image_view(msg)
-        if encoding in ('rgba8', 'bgra8'):
-            view = np.dstack([view, np.full(view.shape[:2], 255, np.uint8)])
-        rows = np.zeros((view.shape[0], view.shape[1] * view.shape[2] + pad), np.uint8)
-        rows[:, :view.shape[1] * view.shape[2]] = view.reshape(view.shape[0], -1)
-        msg.encoding, msg.step, msg.data = encoding, rows.shape[1], rows.tobytes()
-    return msg
 
 
 def test_outputs_have_the_input_header_size_and_encodings(node, client, photo):
@@ -234,12 +213,6 @@ def test_enable_service_is_the_enabled_parameter(node, client, photo):
     client.request(rgb_message(photo), ('labels',), REPLY_S)
 
 
-def camera_info(width, height):
-    from sensor_msgs.msg import CameraInfo
-    return CameraInfo(width=width, height=height, distortion_model='plumb_bob',
-                      k=[50.0, 0.0, 32.0, 0.0, 50.0, 24.0, 0.0, 0.0, 1.0])
-
-
 def send_camera_info(client, info, key):
     """Publish info on /cam/camera_info until the node's diagnostics report key."""
     assert client.wait_until(lambda: client.node.count_subscribers('/cam/camera_info'), 60)
@@ -305,52 +278,6 @@ def test_label_info_is_latched(node, client):
     info = client.label_info(REPLY_S)
     assert [c.class_name for c in info.class_map] == CLASSES
     assert [c.class_id for c in info.class_map] == list(range(len(CLASSES)))
-
-
-def test_compressed_transport_auto_device_and_sigterm(files, client, photo):
-    tmp, _, params = files
-    process = start_node(client, ['/cam/image/compressed'], tmp, 'compressed', params,
-                         '-p', 'input_size:=64', '-p', 'input_transport:=compressed',
-                         '-p', 'device:=auto', '-r', '__ns:=/zip',
-                         '-r', 'image:=/cam/image')  # reads /cam/image/compressed
-    try:
-        ok, png = cv2.imencode('.png', photo[:, :, ::-1])
-        msg = CompressedImage(format='bgr8; png compressed bgr8', data=png.tobytes())
-        out = client.request(msg, ('zip_labels', 'zip_overlay'), REPLY_S,
-                             topic='/cam/image/compressed')
-        assert (out['zip_labels'].width, out['zip_labels'].height) == (64, 48)
-        assert out['zip_overlay'].encoding == 'bgr8'
-    finally:
-        code = process.stop(signal.SIGTERM)
-    output = process.output()
-    assert code == 0, output
-    assert 'Traceback' not in output
-    if not torch.cuda.is_available():  # auto falls back to the CPU with a warning
-        assert any('WARN' in line and 'cpu' in line.lower() for line in output.splitlines())
-
-
-@pytest.mark.parametrize('case', ['garbage', 'missing', 'cuda'])
-def test_startup_failures_exit_nonzero_with_one_clear_line(files, case):
-    tmp, head, params = files
-    if case == 'cuda' and torch.cuda.is_available():
-        pytest.skip('CUDA is available here')
-    garbage = tmp / 'garbage.pth'
-    garbage.write_bytes(b'this is not a checkpoint' * 10)
-    args = {'garbage': ['-p', f'head_weights:={garbage}'],
-            'missing': ['-p', f'head_weights:={tmp / "nope.pth"}'],
-            'cuda': ['-p', 'device:=cuda']}[case]
-    process = NodeProcess(tmp, f'fail_{case}', params, '-r', f'__ns:=/fail_{case}', *args)
-    try:
-        code = process.proc.wait(START_S)
-    finally:
-        process.stop()
-    output = process.output()
-    assert code != 0, output
-    assert 'Traceback' not in output
-    errors = [line for line in output.splitlines() if 'ERROR' in line]
-    assert len(errors) == 1, output
-    expected = {'garbage': 'garbage.pth', 'missing': 'nope.pth', 'cuda': 'cuda'}[case]
-    assert expected in errors[0].lower() if case == 'cuda' else expected in errors[0]
 
 
 def test_sigint_stops_the_node_cleanly(node):
