@@ -69,3 +69,15 @@ def test_help_states_the_dtype_rule_and_the_label_encoding_the_code_uses():
             'float32; on CUDA bfloat16 where the GPU supports it, else float16)') in text
     assert 'class ids (mono8 up to 256 classes, mono16 above)' in text
     assert label_dtype(256) is np.uint8 and label_dtype(257) is np.uint16
+
+
+@pytest.mark.parametrize('module, prog', [('node', 'segmentation_node'),
+                                          ('lifecycle_node', 'segmentation_lifecycle_node')])
+def test_a_params_file_rcl_cannot_read_is_one_line_and_exit_1(module, prog, tmp_path):
+    missing = str(tmp_path / 'missing.yaml')
+    result = subprocess.run([sys.executable, '-m', f'dinov3_seg_ros.ros.{module}', '--ros-args',
+                             '--params-file', missing], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith(f'{prog}: ')]
+    assert len(ours) == 1 and 'cannot start' in ours[0] and missing in ours[0]

@@ -31,7 +31,7 @@ from rclpy.task import Future
 
 from ..core.errors import ConfigError, Dinov3SegError
 from .failure_log import describe_error
-from .node_common import NODE_NAME, NodeShell
+from .node_common import init_ros, NODE_NAME, NodeShell
 from .params import CLASS_NAMES, declare_class_names, declare_parameters, read_parameters
 from .runtime import SegmentationRuntime
 from .usage import print_help_if_asked
@@ -158,7 +158,8 @@ def main(args: Optional[List[str]] = None) -> int:
     """Spin until the shutdown transition or SIGINT/SIGTERM (exit 0)."""
     if print_help_if_asked('segmentation_lifecycle_node', args, managed=True):
         return 0
-    rclpy.init(args=args)
+    if not init_ros('segmentation_lifecycle_node', args):
+        return 1
     node = None
     try:
         node = SegmentationLifecycleNode()

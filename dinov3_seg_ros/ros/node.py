@@ -25,7 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from ..core.errors import Dinov3SegError
-from .node_common import NODE_NAME, NodeShell, RosLogHandler, topic_token  # noqa: F401
+from .node_common import init_ros, NODE_NAME, NodeShell, RosLogHandler, topic_token  # noqa: F401
 from .params import declare_class_names, declare_parameters
 from .runtime import SegmentationRuntime
 from .usage import print_help_if_asked
@@ -69,7 +69,8 @@ def main(args: Optional[List[str]] = None) -> int:
     """Run the node until SIGINT/SIGTERM (exit 0); bad weights or config exit 1, no traceback."""
     if print_help_if_asked('segmentation_node', args):
         return 0
-    rclpy.init(args=args)
+    if not init_ros('segmentation_node', args):
+        return 1
     node = None
     code = 0
     try:

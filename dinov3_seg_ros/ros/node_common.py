@@ -21,8 +21,11 @@ service (std_srvs/SetBool), which flips the same switch as the `enabled` paramet
 
 import logging
 import re
+import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+import rclpy
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool
 
@@ -31,6 +34,21 @@ from .params import apply_runtime_changes, NodeParams, validate_runtime_changes
 
 NODE_NAME = 'segmentation'
 ENABLE_SERVICE = 'segmentation/enable'
+
+
+def init_ros(program: str, args: Optional[List[str]]) -> bool:
+    """rclpy.init(args); False after one line on stderr when rcl refuses the arguments.
+
+    A missing or malformed --params-file, a bad remapping or ROS_DOMAIN_ID make rcl fail
+    before any node exists: the user gets '<program>: cannot start: <rcl's reason>'.
+    """
+    try:
+        rclpy.init(args=args)
+    except _rclpy.RCLError as exc:
+        reason = ' '.join(str(exc).split()).split(', at /')[0]
+        print(f'{program}: cannot start: {reason}', file=sys.stderr)
+        return False
+    return True
 
 
 def topic_token(name: str) -> str:
