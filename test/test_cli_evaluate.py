@@ -40,6 +40,19 @@ def test_head_of_the_wrong_width_is_one_line_before_the_data(capsys, tmp_path):
     assert not (tmp_path / 'eval').exists()
 
 
+@pytest.mark.parametrize('case', ['missing', 'folder', 'workers'])
+def test_bad_arguments_name_their_flag_in_one_line(capsys, tmp_path, case):
+    args = {'missing': ['--checkpoint', str(tmp_path / 'nope.pth')],
+            'folder': ['--checkpoint', str(tmp_path)],
+            'workers': ['--checkpoint', str(tmp_path / 'nope.pth'), '--workers', '-1']}[case]
+    code = main(args + ['--data', str(tmp_path), '--out', str(tmp_path / 'eval')])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    expected = {'missing': "--checkpoint: '", 'folder': 'is a directory',
+                'workers': '--workers must be >= 0, got -1'}[case]
+    assert err.startswith('error: ') and expected in err
+
+
 def _write_nonsquare_set(root, sizes, num_classes):
     rng = np.random.default_rng(0)
     os.makedirs(root / 'val', exist_ok=True)

@@ -126,7 +126,9 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
                                           layout=layout, keys=('--format', '--classes-file'))
     if dataset.num_classes != checkpoint.head.num_classes:
         raise ConfigError(f'{args.data}: {dataset.num_classes} classes in '
-                          f'{args.split} but the head has {checkpoint.head.num_classes}')
+                          f'{args.split} but the head has {checkpoint.head.num_classes}: '
+                          'evaluate on the classes the head was trained on (--classes-file, '
+                          'or the dataset prepared for it)')
     if dataset.class_names != checkpoint.class_names:
         LOGGER.warning('the class names of the dataset and the checkpoint differ; '
                        'reporting the dataset names')
@@ -158,10 +160,15 @@ def evaluate_checkpoint(args: argparse.Namespace, out: str = '') -> Dict[str, An
 def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose - args.quiet)
-    if (args.batch_size < 1 or args.workers < 0 or args.max_images < 0
-            or args.num_overlays < 0):
-        raise ConfigError('--batch-size must be >= 1, --workers, --max-images and '
-                          '--num-overlays >= 0')
+    limits = (('--batch-size', args.batch_size, 1), ('--workers', args.workers, 0),
+              ('--max-images', args.max_images, 0), ('--num-overlays', args.num_overlays, 0))
+    for flag, value, least in limits:
+        if value < least:
+            raise ConfigError(f'{flag} must be >= {least}, got {value}')
+    if not os.path.isfile(args.checkpoint):
+        what = 'is a directory' if os.path.isdir(args.checkpoint) else 'not found'
+        raise ConfigError(f'--checkpoint: {args.checkpoint!r} {what}: give the head checkpoint '
+                          '(a dinov3-seg-train .pth or the upstream model.pth)')
     out = args.out or f'eval_{args.split}'
     report = evaluate_checkpoint(args, out)
     os.makedirs(out, exist_ok=True)
