@@ -278,3 +278,17 @@ def start_node(client: NodeClient, inputs: Sequence[str], tmp: Any, name: str,
                 f'did not subscribe to {list(inputs)} within {START_S:.0f} s')
         pytest.fail(f'node {name} {what}:\n{process.output()}')
     return process
+
+
+def start_error(process: NodeProcess) -> str:
+    """Wait for a node that must fail to start; return its one ERROR line (exit != 0, no trace)."""
+    try:
+        code = process.proc.wait(START_S)
+    finally:
+        process.stop()
+    output = process.output()
+    assert code != 0, output
+    assert 'Traceback' not in output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1, output
+    return errors[0]

@@ -35,7 +35,6 @@ from dinov3_seg_ros.ros.outputs import CameraOutputs, label_info_topics
 from dinov3_seg_ros.ros.params import NodeParams
 import numpy as np
 import pytest
-import rclpy
 from rclpy.node import Node
 from std_msgs.msg import Header
 
@@ -49,14 +48,6 @@ _names = itertools.count()
 @pytest.fixture(scope='module')
 def segmenter():
     return Segmenter(PARAMS.model_config())
-
-
-@pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 class Lines:

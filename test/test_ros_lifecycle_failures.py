@@ -24,7 +24,6 @@ from dinov3_seg_ros.ros import lifecycle_node as lifecycle_module
 from dinov3_seg_ros.ros import runtime as runtime_module
 from dinov3_seg_ros.ros.params import SPECS
 import pytest
-import rclpy
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool
@@ -34,14 +33,6 @@ pytestmark = pytest.mark.ros
 MODEL = [('backbone', 'vits16'), ('device', 'cpu'), ('warmup', 0), ('input_size', 64),
          ('backend', 'torch')]
 _ns = itertools.count()
-
-
-@pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 @pytest.fixture

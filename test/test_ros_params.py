@@ -25,7 +25,6 @@ from dinov3_seg_ros.core.errors import ConfigError
 from dinov3_seg_ros.ros import params as P
 from dinov3_seg_ros.ros.qos import input_qos, latched_qos, output_qos
 import pytest
-import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
@@ -36,14 +35,6 @@ YAML_PATH = os.path.join(ROOT, 'config', 'segmentation.yaml')
 _names = itertools.count()
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture(scope='module')
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 @pytest.fixture
