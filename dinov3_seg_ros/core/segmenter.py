@@ -31,6 +31,7 @@ from .backends.base import Backend, COMPILE, ModelInfo, split_batch
 from .backends.selection import create_backend
 from .config import InputSize, ModelConfig
 from .input_size_choice import effective_input_size, with_checkpoint_input_size
+from .heap import trim_heap
 from .overlay import class_palette, colorize, render_overlay
 from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
 from .postprocess import on_accelerator, postprocess
@@ -94,6 +95,7 @@ class Segmenter:
             self.compile_seconds = self.engine.compile(self.preprocessor(frame)[0])
         if config.warmup:
             self.warmup(*warmup_frame_size(self.input_size), runs=config.warmup)
+        trim_heap()  # what building and warming up freed goes back to the OS
 
     backend = property(lambda self: self.engine.name, doc="The backend's name ('auto' resolved).")
     class_names = property(lambda self: list(self.info.class_names[0]),

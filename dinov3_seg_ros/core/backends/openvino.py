@@ -86,6 +86,10 @@ class OpenVinoBackend(Backend):
 
     def _build(self, ov: Any, config: Any, folder: str) -> None:
         core, path = ov.Core(), config.onnx_model
+        # read the weights into memory instead of mapping the file: the compiled model keeps
+        # its own (reordered) copy, so the read one is freed after compile_model (measured:
+        # 37 MiB less RSS for vits16plus at 640x480 than with the file mapped)
+        core.set_property({'ENABLE_MMAP': False})
         device, target = self._target(core, config.device)  # fails before any conversion
         if not path:
             from .cache_builder import model_file
