@@ -30,16 +30,26 @@ def cpu_model_name() -> str:
     return ''
 
 
-def rss_kib(pid: object = 'self') -> int:
-    """Resident set size (VmRSS of /proc/<pid>/status) in KiB; 0 where it cannot be read."""
+def memory_kib(pid: object = 'self') -> dict:
+    """Return VmRSS and its parts RssAnon, RssFile, RssShmem of /proc/<pid>/status in KiB.
+
+    An empty dict where the file cannot be read.
+    """
+    found = {}
     try:
         with open(f'/proc/{pid}/status', encoding='ascii') as stream:
             for line in stream:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
+                key = line.split(':', 1)[0]
+                if key in ('VmRSS', 'RssAnon', 'RssFile', 'RssShmem'):
+                    found[key] = int(line.split()[1])
     except (OSError, ValueError):
-        pass
-    return 0
+        return {}
+    return found
+
+
+def rss_kib(pid: object = 'self') -> int:
+    """Resident set size (VmRSS of /proc/<pid>/status) in KiB; 0 where it cannot be read."""
+    return memory_kib(pid).get('VmRSS', 0)
 
 
 def memory_mb() -> dict:

@@ -30,19 +30,25 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..benchmark.machine import memory_kib
 from ..ros.node_process import console_command, node_command, ros_environment, start, stop
 from .domain import resolve_domain_id
 
 
 def process_facts(pid: int) -> Dict[str, Any]:
-    """RSS (MiB) and whether libtorch / libopenvino are mapped into process pid."""
-    with open(f'/proc/{pid}/status', encoding='ascii') as handle:
-        rss = next(int(line.split()[1]) / 1024.0 for line in handle
-                   if line.startswith('VmRSS:'))
+    """Return the RSS of process pid in MiB (and its parts) and which engines it maps.
+
+    Parts: anonymous, file-backed and shared memory; engines: libtorch, libopenvino. The
+    shared memory is Fast DDS's transport segment (the shipped profiles: 64 MB).
+    """
+    kib = memory_kib(pid)
     with open(f'/proc/{pid}/maps', encoding='ascii', errors='replace') as handle:
         maps = handle.read()
-    return {'rss_mib': round(rss, 1), 'libtorch': 'libtorch' in maps,
-            'libopenvino': 'libopenvino' in maps}
+    return {'rss_mib': round(kib['VmRSS'] / 1024, 1),
+            'rss_anon_mib': round(kib.get('RssAnon', 0) / 1024, 1),
+            'rss_file_mib': round(kib.get('RssFile', 0) / 1024, 1),
+            'rss_shmem_mib': round(kib.get('RssShmem', 0) / 1024, 1),
+            'libtorch': 'libtorch' in maps, 'libopenvino': 'libopenvino' in maps}
 
 
 def wait_for(path: str, text: str, child: Any, timeout: float) -> bool:
