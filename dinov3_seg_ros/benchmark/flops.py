@@ -67,12 +67,13 @@ def matmul_peak_gflops(device: Union[str, torch.device] = 'cpu', size: int = 0,
     """Best GFLOP/s of a square torch.mm in dtype on device (2 * size**3 FLOPs per run).
 
     dtype is the precision the model runs in (default float32; a bfloat16 model is held to
-    the bf16 matmul peak). size 0 picks 2048 on the CPU (about 0.1-0.3 s per run) and 8192
-    on CUDA.
+    the bf16 matmul peak). size 0 picks 8192 on CUDA and on the CPU the largest of 2048, 1024
+    and 512 whose run should take 1 s at most (a CPU without native bf16 emulates it
+    ~50x slower: a 2048 bf16 product there would take seconds per run).
     """
     device = torch.device(device)
     dtype = dtype or torch.float32
-    size = size or (8192 if device.type == 'cuda' else 2048)
+    size = size or (8192 if device.type == 'cuda' else _cpu_size(dtype))
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device, dtype)
     b = torch.randn(size, size, generator=generator).to(device, dtype)
@@ -87,3 +88,16 @@ def matmul_peak_gflops(device: Union[str, torch.device] = 'cpu', size: int = 0,
             torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2.0 * size ** 3 / best / 1e9
+
+
+def _cpu_size(dtype: torch.dtype, budget_s: float = 1.0) -> int:
+    """Largest of 2048, 1024, 512 whose product in dtype fits budget_s (timed at 512)."""
+    a = torch.ones(512, 512, dtype=dtype)
+    torch.mm(a, a)  # warm-up
+    start = time.perf_counter()
+    torch.mm(a, a)
+    seconds = time.perf_counter() - start
+    for size in (2048, 1024):
+        if seconds * (size / 512) ** 3 <= budget_s:
+            return size
+    return 512
