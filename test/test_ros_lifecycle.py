@@ -133,9 +133,9 @@ def test_launch_file_offers_the_managed_node_statically():
         tree = ast.parse(stream.read())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name)]
-    defaults = {c.args[0].value: getattr({k.arg: k.value for k in c.keywords}['default_value'],
-                                         'value', None)
-                for c in calls if c.func.id == 'DeclareLaunchArgument'}
+    from dinov3_seg_ros.ros import launch_arguments as table  # the file declares from the table
+    assert {'lifecycle', 'autostart'} <= set(table.SINGLE_CAMERA)
+    defaults = {name: table.ARGUMENTS[name].default for name in ('lifecycle', 'autostart')}
     assert (defaults['lifecycle'], defaults['autostart']) == ('false', 'true')
     managed = [{k.arg: k.value for k in c.keywords} for c in calls
                if c.func.id == 'LifecycleNode']
