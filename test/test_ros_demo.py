@@ -95,7 +95,7 @@ def test_ros_environment_is_loopback_with_the_shm_profile(monkeypatch):
 def test_bench_helpers(tmp_path):
     msg = bench_closed_loop.camera_frame('64x48')
     assert (msg.width, msg.height, msg.encoding, len(msg.data)) == (64, 48, 'rgb8', 64 * 48 * 3)
-    assert bench_closed_loop.rss_kib(os.getpid()) > 1000
+    assert bench_closed_loop.node_rss_kib(os.getpid()) > 1000
     args = bench.build_parser().parse_args(['--backbone', 'vits16'])
     params = bench_stages.node_params(args.params_file, bench.node_overrides(args, '96'))
     assert (params.backbone, params.input_size) == ('vits16', '96')

@@ -34,6 +34,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from ..benchmark.machine import rss_kib
 from ..ros.image_codec import array_to_image
 from .image_publisher import prepare_frame, sample_photo
 from ..ros.node_process import Child, node_command, spin_until, start, stop
@@ -47,13 +48,12 @@ def camera_frame(size: str) -> Image:
     return array_to_image(frame, 'rgb8', Header(frame_id='camera'))
 
 
-def rss_kib(pid: int) -> int:
-    """Resident set size of a process in KiB (VmRSS of /proc/<pid>/status)."""
-    with open(f'/proc/{pid}/status') as stream:
-        for line in stream:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise Dinov3SegError(f'no VmRSS for pid {pid}')
+def node_rss_kib(pid: int) -> int:
+    """Resident set size of the node process in KiB (Dinov3SegError once it is gone)."""
+    kib = rss_kib(pid)
+    if not kib:
+        raise Dinov3SegError(f'no VmRSS for pid {pid}')
+    return kib
 
 
 class BenchClient(Node):
@@ -144,7 +144,7 @@ def run_node_phase(client: BenchClient, parameters: str, overrides: Mapping[str,
             if latency is not None:
                 latencies.append(latency)
             if rss and index % max(1, frames // 40) == 0:
-                rss_samples.append(rss_kib(node.process.pid))
+                rss_samples.append(node_rss_kib(node.process.pid))
         elapsed = time.monotonic() - started
         if not latencies:
             raise Dinov3SegError(f'no labels came back; node log: {log_path}')
@@ -157,7 +157,7 @@ def run_node_phase(client: BenchClient, parameters: str, overrides: Mapping[str,
                            'max': float(np.max(latencies))},
             'closed_loop_fps': len(latencies) / elapsed}
         if rss:
-            rss_samples.append(rss_kib(node.process.pid))
+            rss_samples.append(node_rss_kib(node.process.pid))
             baseline = rss_samples[min(2, len(rss_samples) - 1)]  # after warm-up
             result['rss_kib'] = {'after_warmup': baseline, 'last': rss_samples[-1],
                                  'max': max(rss_samples), 'samples': len(rss_samples)}

@@ -27,14 +27,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-
-def rss_mib() -> float:
-    """Return this process's resident set size in MiB (/proc/self/status)."""
-    with open('/proc/self/status', encoding='ascii') as handle:
-        for line in handle:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024.0
-    return float('nan')
+from ..benchmark.machine import rss_kib
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             node.trigger_deactivate()
             node.trigger_cleanup()
             gc.collect()
-            after.append(rss_mib())
+            after.append(rss_kib() / 1024.0)
             if not args.json:
                 print(f'cycle {len(after):2d}: configure {configure_s[-1]:.2f} s, RSS after '
                       f'cleanup {after[-1]:.1f} MiB', flush=True)

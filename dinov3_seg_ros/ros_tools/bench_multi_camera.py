@@ -40,6 +40,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from ..benchmark.machine import rss_kib
 from ..core.config import FrameSize
 from ..core.errors import ConfigError, Dinov3SegError
 from ..ros import image_codec as codec
@@ -67,18 +68,6 @@ def camera_message(width: int, height: int) -> Image:
         ramp = np.linspace(0, 255, width, dtype=np.uint8)
         rgb = np.dstack([np.tile(ramp, (height, 1))] * 3)
     return codec.rgb_to_image(np.ascontiguousarray(rgb), 'rgb8', Header())
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size of a process in KiB (0 once it is gone)."""
-    try:
-        with open(f'/proc/{pid}/status') as stream:
-            for line in stream:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def setups(count: int, parameters: str, overrides: Dict[str, str]) -> List[Setup]:
