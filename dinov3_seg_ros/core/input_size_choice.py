@@ -16,7 +16,8 @@
 
 A head trained at 128x128 scores worse at the default 640 (pixel accuracy 0.755 vs 0.86 on
 one image): without an explicit input_size the first head checkpoint's own training size
-is used (and logged). A fixed-size model replaces input_size: said once as well.
+is used (and logged): the backend reports it (ModelInfo.trained_input_size). A fixed-size
+model replaces input_size: said once as well.
 """
 
 from dataclasses import replace
@@ -24,33 +25,26 @@ import logging
 from typing import Optional, Tuple
 
 from .config import InputSize, ModelConfig
-from .errors import Dinov3SegError
+from .backends.base import ModelInfo
 
 LOGGER = logging.getLogger(__name__)
 
 
-def with_checkpoint_input_size(config: ModelConfig) -> ModelConfig:
-    """Config with the first head checkpoint's input_size when input_size was not given.
+def with_trained_input_size(config: ModelConfig, info: ModelInfo) -> ModelConfig:
+    """Config with the size the model's first head was trained at when input_size was not given.
 
-    Models built from head checkpoints only (no onnx_model: those record their own size).
-    A checkpoint that cannot be read is left to the backend, which reports it.
+    info.trained_input_size comes from what the backend loaded anyway (the head checkpoint,
+    or the metadata of an export or a model-cache entry): nothing is read here, so a start
+    from the model cache stays torch-free.
     """
-    if config.input_size_given or config.onnx_model or not config.head_weights:
+    if config.input_size_given or not info.trained_input_size:
         return config
-    from .checkpoint import FORMAT
-    from .weights_io import load_weights_file
-    path = config.head_weights[0]
-    try:  # the payload only: the backend loads, checks and reports the head itself
-        payload = load_weights_file(path, 'head weights')
-        trained = (payload.get('input_size') if isinstance(payload, dict)
-                   and payload.get('format') == FORMAT else '')
-        size = InputSize.parse(str(trained)) if trained else None
-    except Dinov3SegError:
+    size = InputSize.parse(info.trained_input_size)
+    if size == config.input_size:
         return config
-    if size is None or size == config.input_size:
-        return config
+    where = config.head_weights[0] if config.head_weights else info.source
     LOGGER.info('input_size: %s, the size %s was trained at (input_size not given; set it to '
-                'override)', size, path)
+                'override)', size, where)
     return replace(config, input_size=size, input_size_given=True)
 
 

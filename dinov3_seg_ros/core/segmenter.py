@@ -30,7 +30,7 @@ import numpy as np
 from .backends.base import Backend, COMPILE, ModelInfo, split_batch
 from .backends.selection import create_backend
 from .config import InputSize, ModelConfig
-from .input_size_choice import effective_input_size, with_checkpoint_input_size
+from .input_size_choice import effective_input_size, with_trained_input_size
 from .heap import trim_heap
 from .overlay import class_palette, colorize, render_overlay
 from .postprocess import confidence_map, label_dtype, labels_from_logits, LogitsLike
@@ -77,9 +77,9 @@ class Segmenter:
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        self.config = config = with_checkpoint_input_size(config)
         self.engine: Backend = create_backend(config)
         self.info: ModelInfo = self.engine.info
+        self.config = config = with_trained_input_size(config, self.info)
         self.input_size: InputSize = effective_input_size(config, self.info.fixed_size)
         self.label_dtype = label_dtype(self.num_classes)
         self.palette = class_palette(self.class_names)

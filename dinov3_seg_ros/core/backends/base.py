@@ -45,7 +45,8 @@ class ModelInfo:
     'float16' or 'int8', and why it was chosen; fixed_size: (H, W) every input must have, or
     None; source: the model file or what was built (for messages); head_configs: HeadConfig
     dicts per head (FLOP counts); threads: CPU threads of the engine (0: not applicable);
-    max_batch: the most frames one call takes (a fixed-shape engine: 1; 0: any number).
+    max_batch: the most frames one call takes (a fixed-shape engine: 1; 0: any number);
+    trained_input_size: the size the first head was trained at ('' when unknown).
     """
 
     class_names: Tuple[Tuple[str, ...], ...]
@@ -61,6 +62,7 @@ class ModelInfo:
     source: str = ''
     head_configs: Tuple[Dict[str, Any], ...] = field(default=(), compare=False)
     threads: int = 0
+    trained_input_size: str = ''
     max_batch: int = 0
 
     def replace(self, **changes: Any) -> 'ModelInfo':
@@ -177,7 +179,8 @@ def describe_export(metadata: Dict[str, Any], path: str, config: Any,
                      backbone=found or variant(backbone),
                      untrained=bool(metadata.get('untrained')),
                      fixed_size=fixed, source=path,
-                     head_configs=tuple(dict(h) for h in metadata.get('heads') or ()))
+                     head_configs=tuple(dict(h) for h in metadata.get('heads') or ()),
+                     trained_input_size=str(metadata.get('trained_input_size') or ''))
 
 
 def warn_untrained(info: ModelInfo, converted: bool) -> None:

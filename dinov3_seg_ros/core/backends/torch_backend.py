@@ -139,7 +139,8 @@ class TorchBackend(Backend):
                 h.metadata.get('untrained') for h in self.head_checkpoints),
             device=self.torch_device, precision=str(self.dtype).replace('torch.', ''),
             precision_reason=reason, source=f'{backbone.spec.name} (torch)',
-            head_configs=tuple(h.head.to_dict() for h in self.head_checkpoints))
+            head_configs=tuple(h.head.to_dict() for h in self.head_checkpoints),
+            trained_input_size=self.head_checkpoints[0].input_size or '')
 
     def compile(self, sample: torch.Tensor) -> Optional[float]:
         """Compile the backbone on a sample batch; seconds, or None (eager) when it fails.

@@ -62,6 +62,7 @@ def build_metadata(kind: str, backbone: Any, heads: Sequence[Any], head_names: S
             'mean': [float(v) for v in mean] if mean is not None else None,
             'std': [float(v) for v in std] if std is not None else None,
             'input_size': str(input_size), 'dynamic': bool(dynamic),
+            'trained_input_size': str(getattr(first, 'input_size', '') or ''),
             'export_size': [int(v) for v in export_size], 'patch_size': PATCH_SIZE, **extra}
 
 
