@@ -94,6 +94,24 @@ def test_timm_safetensors_give_the_same_features(tiny, tmp_path):
     assert (features - torch.from_numpy(data['features_224x224'])).abs().max() <= 1e-5
 
 
+def test_the_traced_form_for_the_exporters_gives_meta_features_too(tiny):
+    data, path = tiny
+    backbone = build_backbone('convnext_tiny', path).eval()
+    image = normalized_image(data['image_224x224'])
+    with torch.inference_mode():
+        eager = backbone(image)
+    with torch.no_grad():
+        traced = torch.jit.trace(backbone, image, check_trace=False)
+        features = traced(image)
+    graph = str(traced.inlined_graph)
+    assert 'aten::permute' in str(torch.jit.trace(backbone.model.stages[0].blocks[0],
+                                                  torch.zeros(1, 96, 8, 8)).inlined_graph)
+    assert 'aten::permute' not in graph  # the (B, H*W, C) token form, not timm's
+    expected = torch.from_numpy(data['features_224x224'])
+    assert (features - expected).abs().max() <= 1e-5
+    assert (features - eager).abs().max() <= 1e-5
+
+
 def test_convnext_small_layout_loads_strictly_at_any_multiple_of_16(small_pth):
     backbone = build_backbone('convnext_small', small_pth)
     assert backbone.pretrained and backbone.embed_dim == 768

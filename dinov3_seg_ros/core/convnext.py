@@ -95,13 +95,47 @@ class ConvNeXtBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, C, H/16, W/16): last stage, resized, then LayerNorm."""
         height, width = x.shape[-2:]
-        x = self.model.stages(self.model.stem(x))
+        traced = torch.jit.is_tracing() or _exporting()
+        # Traced (what the exporters get): every LayerNorm and MLP on (B, H*W, C) tokens, see
+        # _stages_as_tokens; eager: timm's own order, 5% faster in torch.
+        x = _stages_as_tokens(self.model, x) if traced else self.model.stages(self.model.stem(x))
         # Upsampling (the stride-32 map is never larger than H/16 x W/16): antialias is
         # Meta's choice and equals plain bilinear here, which the ONNX exporters handle.
         x = F.interpolate(x, size=(height // PATCH_SIZE, width // PATCH_SIZE),
-                          mode='bilinear', align_corners=False,
-                          antialias=not torch.jit.is_tracing() and not _exporting())
-        return self.model.head.norm(x)
+                          mode='bilinear', align_corners=False, antialias=not traced)
+        return _channel_norm(x, self.model.head.norm) if traced else self.model.head.norm(x)
+
+
+def _channel_norm(x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+    """Normalize (B, C, H, W) over C (a LayerNorm), computed on a (B, H*W, C) view."""
+    batch, channels, height, width = x.shape
+    tokens = F.layer_norm(x.flatten(2).transpose(1, 2), (channels,), norm.weight, norm.bias,
+                          norm.eps)
+    return tokens.transpose(1, 2).reshape(batch, channels, height, width)
+
+
+def _stages_as_tokens(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run timm's stem and stages with each LayerNorm and MLP on (B, H*W, C) tokens.
+
+    (B, 3, H, W) -> (B, C, H/32, W/32), the same numbers as model.stages(model.stem(x))
+    (2e-7 max abs). timm normalizes a (B, H, W, C) view; OpenVINO splits a LayerNorm over the
+    last of four axes into ReduceMean + Subtract + RMS with layout reorders around them, while
+    on three axes it keeps one MVN and runs the MLP as plain matrix products: measured on a
+    2-core AVX2 EPYC, the convnext_tiny backbone at 640x480 in float32 took 400 instead of
+    470 ms.
+    """
+    x = _channel_norm(model.stem[0](x), model.stem[1])
+    for stage in model.stages:
+        if not isinstance(stage.downsample, nn.Identity):
+            x = stage.downsample[1](_channel_norm(x, stage.downsample[0]))
+        for block in stage.blocks:
+            branch = block.conv_dw(x)
+            batch, channels, height, width = branch.shape
+            tokens = block.mlp(block.norm(branch.flatten(2).transpose(1, 2)))
+            if block.gamma is not None:
+                tokens = tokens * block.gamma
+            x = x + tokens.transpose(1, 2).reshape(batch, channels, height, width)
+    return x
 
 
 def _exporting() -> bool:
