@@ -222,3 +222,17 @@ def test_exported_ir_gives_the_labels_of_its_onnx(fused, frames, tmp_path):
     assert from_ir.backend == 'openvino' and from_ir.head_names == ['lively']
     for frame in frames:
         assert np.array_equal(from_ir(frame).labels, from_onnx(frame).labels)
+
+
+def test_openvino_drops_the_mapped_ir_weights_after_running(fused, frames, tmp_path):
+    """The CPU plugin runs on its repacked copy: the .bin pages leave RSS, labels unchanged."""
+    from dinov3_seg_ros.core.export.ir import write_ir
+    from test_core_heap import resident_kib
+    xml = str(tmp_path / 'm.xml')
+    write_ir(fused, xml)
+    seg = Segmenter(config(backend='openvino', onnx_model=xml, cache_dir='none'))
+    reference = Segmenter(config(backend='openvino', onnx_model=fused, cache_dir='none'))
+    weights_kib = os.path.getsize(tmp_path / 'm.bin') / 1024
+    for frame in frames + frames[:1]:
+        assert np.array_equal(seg(frame).labels, reference(frame).labels)
+        assert resident_kib(tmp_path / 'm.bin') <= 0.05 * weights_kib

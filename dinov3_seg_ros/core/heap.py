@@ -17,25 +17,78 @@ After a model is released (lifecycle cleanup) its weights and buffers are free i
 process, but glibc keeps most of that memory mapped for later allocations, so RSS stays up
 and the next configure may land elsewhere. trim_heap() asks glibc to return what it can.
 A no-op where libc has no malloc_trim (musl, macOS).
+
+release_file_pages() does the same for read-only file mappings whose pages the process no
+longer reads: OpenVINO maps the IR's weights (or its compiled blob) and, after the first
+inference, runs on its own repacked copy; the mapped pages would stay in RSS until the kernel
+needed the memory. madvise(MADV_DONTNEED) drops them from the process (the page cache keeps
+them, a later read faults them back in from the file).
 """
 
 import ctypes
 import ctypes.util
 import functools
-from typing import Any, Optional
+import os
+from typing import Any, Iterable, List, Optional, Tuple
+
+MADV_DONTNEED = 4  # Linux
 
 
 @functools.lru_cache(maxsize=1)
 def _libc() -> Optional[Any]:
     name = ctypes.util.find_library('c') or 'libc.so.6'
     try:
-        libc = ctypes.CDLL(name)
+        return ctypes.CDLL(name, use_errno=True)
     except OSError:
         return None
-    return libc if hasattr(libc, 'malloc_trim') else None
 
 
 def trim_heap() -> bool:
     """Return freed heap pages to the OS; True when glibc released something."""
     libc = _libc()
-    return bool(libc.malloc_trim(0)) if libc is not None else False
+    return bool(libc.malloc_trim(0)) if hasattr(libc, 'malloc_trim') else False
+
+
+def read_only_mappings(paths: Iterable[str]) -> List[Tuple[int, int]]:
+    """(start, end) of this process's read-only mappings of the files, or of files in folders.
+
+    paths: files or folders (a folder matches every file below it); a file deleted since it
+    was mapped still matches. [] off Linux.
+    """
+    files, folders = set(), []
+    for path in paths:
+        if path:
+            real = os.path.realpath(path)
+            (folders.append(real + os.sep) if os.path.isdir(real) else files.add(real))
+    if not files and not folders:
+        return []
+    found = []
+    try:
+        with open('/proc/self/maps') as stream:
+            for line in stream:
+                fields = line.split(maxsplit=5)
+                if len(fields) < 6 or 'w' in fields[1]:
+                    continue
+                name = fields[5].rstrip('\n').removesuffix(' (deleted)')
+                if name in files or name.startswith(tuple(folders)):
+                    start, end = (int(value, 16) for value in fields[0].split('-'))
+                    found.append((start, end))
+    except OSError:
+        return []
+    return found
+
+
+def release_file_pages(paths: Iterable[str]) -> int:
+    """Drop the resident pages of read-only mappings of paths (files or folders).
+
+    Returns the bytes of the mappings advised (0 where madvise or /proc is missing).
+    """
+    libc = _libc()
+    if not hasattr(libc, 'madvise'):
+        return 0
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    released = 0
+    for start, end in read_only_mappings(paths):
+        if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
+            released += end - start
+    return released
