@@ -45,7 +45,7 @@ from ..errors import CheckpointError
 APP = 'dinov3_seg_ros'
 MODELS, BLOBS = 'models', 'openvino'
 XML, BIN, ENTRY = 'model.xml', 'model.bin', 'entry.json'
-FORMAT = 1
+FORMAT = 2  # 2: ConvNeXt entries are traced in the (B, H*W, C) token form
 OFF = ('none', 'off', 'false', 'no')
 CHUNK = 1 << 20
 
