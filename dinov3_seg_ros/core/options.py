@@ -84,7 +84,7 @@ MODEL_OPTIONS: Tuple[Option, ...] = (
            'warning), cpu, or cuda (start-up fails without CUDA).', choices=DEVICES),
     Option('backbone', 'vits16plus', 'DINOv3 variant (ViTs vits16 to vit7b16, ConvNeXts '
            'convnext_tiny to convnext_large); must match the head checkpoints. On a CPU robot: '
-           'convnext_tiny took 0.6x the time of vits16plus with torch (doc/backbones.md).',
+           'convnext_tiny takes about 0.7x the time of vits16plus (doc/backbones.md).',
            choices=BACKBONES),
     Option('backbone_weights', '', 'DINOv3 backbone weights (Meta .pth or timm '
            '.safetensors); {unset}: random weights, outputs marked UNTRAINED.', metavar='PATH'),
