@@ -230,3 +230,29 @@ def test_a_later_start_reads_the_entry_without_torch(built):
     backend, modules, libtorch, _ = out.stdout.split(' ', 3)
     assert (backend, modules, libtorch) == ('openvino', '[]', 'False')
     assert 'Warning' not in out.stderr  # no third-party warning on a default start
+
+
+def test_compiling_holds_the_blob_lock(built, tmp_path, monkeypatch):
+    """OpenVINO writes blobs in place and maps them: concurrent compiles take turns."""
+    import fcntl
+    from dinov3_seg_ros.core.segmenter import Segmenter
+    config, _ = copy_entry(built, tmp_path / 'cache')
+    blobs = model_cache.blob_dir(str(tmp_path / 'cache'))
+    held, compile_model = [], ov.Core.compile_model
+
+    def spy(self, *args, **kwargs):
+        with open(os.path.join(blobs, 'compile.lock'), 'a+b') as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+        return compile_model(self, *args, **kwargs)
+    monkeypatch.setattr(ov.Core, 'compile_model', spy)
+    segmenter = Segmenter(config)
+    assert held == [True]
+    assert segmenter(np.zeros((48, 64, 3), np.uint8)).labels.shape == (48, 64)
+    assert any(name.endswith('.blob') for name in os.listdir(blobs))
+    with model_cache.blob_lock('') as no_folder, \
+            model_cache.blob_lock(str(tmp_path / 'missing')) as no_file:
+        assert (no_folder, no_file) == (False, False)

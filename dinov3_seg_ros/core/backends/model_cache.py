@@ -37,7 +37,7 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, ContextManager, Dict, Iterator, List, Optional
 
 from ... import __version__
 from ..errors import CheckpointError
@@ -193,16 +193,39 @@ def discard(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def build_lock(cache_dir: str, key: str) -> Iterator[None]:
-    """Hold models/<key>.lock (flock) so concurrent starts build one entry, once."""
+def file_lock(path: str, optional: bool = False) -> Iterator[bool]:
+    """Hold an exclusive flock on path (created if missing); yield whether it is held.
+
+    optional: a path that cannot be opened gives no lock (False) instead of the OSError.
+    """
     import fcntl
-    path = os.path.join(cache_dir, MODELS, f'{key}.lock')
-    with open(path, 'a+b') as handle:
+    try:
+        handle = open(path, 'a+b')
+    except OSError:
+        if not optional:
+            raise
+        yield False
+        return
+    with handle:  # closing the file releases the lock
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield True
+
+
+def build_lock(cache_dir: str, key: str) -> ContextManager[bool]:
+    """Hold models/<key>.lock so concurrent starts build one entry, once."""
+    return file_lock(os.path.join(cache_dir, MODELS, f'{key}.lock'))
+
+
+def blob_lock(folder: str) -> ContextManager[bool]:
+    """Hold <folder>/compile.lock around a compile_model that may read or write a blob there.
+
+    OpenVINO writes a compiled blob in place and maps it to read it: two starts compiling the
+    same model at once would both write it, and a third could map a file being truncated
+    (SIGBUS). No folder, or one where the lock cannot be created: no lock.
+    """
+    if not folder:
+        return contextlib.nullcontext(False)
+    return file_lock(os.path.join(folder, 'compile.lock'), optional=True)
 
 
 def folder_bytes(folder: str) -> int:

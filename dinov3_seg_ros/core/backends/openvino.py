@@ -40,6 +40,7 @@ from ..precision import resolve_dtype
 from .base import Backend, describe_export, warn_untrained
 from ..heap import release_file_pages
 from ..host import physical_cores
+from .model_cache import blob_dir, blob_lock, resolve_cache_dir
 
 LOGGER = logging.getLogger(__name__)
 RUNTIME_CACHE = 16  # input shapes whose CPU-plugin state is kept (a camera may change size)
@@ -61,7 +62,6 @@ def set_blob_cache(core: Any, config: Any) -> str:
 
     Returns the folder ('' when there is no blob cache).
     """
-    from .model_cache import blob_dir, resolve_cache_dir
     folder = config.openvino_cache_dir or blob_dir(resolve_cache_dir(config.cache_dir))
     if not folder:
         return ''
@@ -135,7 +135,8 @@ class OpenVinoBackend(Backend):
         LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
                     precision, reason, threads)
         try:
-            self.compiled = core.compile_model(model, target, properties)
+            with blob_lock(self._mapped[1]):  # no start maps a blob another one is writing
+                self.compiled = core.compile_model(model, target, properties)
         except Exception as exc:  # noqa: BLE001 - plugin failures name no file otherwise
             raise CheckpointError(f'OpenVINO cannot compile {shown!r} for {target}: '
                                   f'{one_line(exc, 200)}') from None
