@@ -19,6 +19,7 @@ import json
 import pytest
 
 from dinov3_seg_ros.cli import bench
+from dinov3_seg_ros.benchmark import machine
 from dinov3_seg_ros.benchmark.flops import backbone_flops, head_flops
 from dinov3_seg_ros.core.heads import HeadConfig
 
@@ -50,6 +51,18 @@ def test_bench_torch_reports_every_stage_and_the_work(capsys):
     assert report['backbone_gflop'] == pytest.approx(backbone_flops('vits16', 48, 64) / 1e9,
                                                      abs=1e-3)
     assert report['total_ms'] >= report['backbone_ms']
+    assert set(report['cpu_isa'].split()) <= set(machine.ISA_FLAGS)
+
+
+def test_the_cpu_is_described_by_model_cores_and_matmul_flags(monkeypatch):
+    monkeypatch.setattr(machine, 'cpu_flags', lambda: frozenset({'sse2', 'fma', 'avx2',
+                                                                 'avx512_bf16'}))
+    monkeypatch.setattr(machine, 'cpu_model_name', lambda: 'AMD EPYC')
+    monkeypatch.setattr(machine, 'physical_cores', lambda: 2)
+    assert machine.cpu_isa() == 'avx2 fma avx512_bf16'
+    assert machine.cpu_description() == 'AMD EPYC, 2 cores, flags avx2 fma avx512_bf16'
+    monkeypatch.setattr(machine, 'cpu_flags', lambda: frozenset())
+    assert machine.cpu_description().startswith('AMD EPYC, 2 cores, flags none of avx2 fma')
 
 
 def test_bench_onnxruntime_exports_a_temporary_fused_model(capsys):

@@ -105,7 +105,8 @@ def row_of(name: str, report: Any) -> Dict[str, Any]:
 
 def table(rows: Sequence[Dict[str, Any]], first: Dict[str, Any], rounds: int) -> str:
     """Format rows as a Markdown table headed by the machine, backend and precision of the run."""
-    head = (f"{first['cpu']}, {first['threads']} threads, {first['backend']} "
+    head = (f"{first['cpu']} (flags {first.get('cpu_isa') or '?'}), {first['threads']} threads, "
+            f"{first['backend']} "
             f"{first['precision']}, frame {first['size']} -> input {first['input_size']}, "
             f"median of {first['repeat']} frames, best of {rounds} rounds")
 

@@ -33,7 +33,7 @@ import numpy as np
 from ..core.config import FrameSize, ModelConfig
 from ..core.errors import ConfigError
 from ..core.precision import cpu_has_native_bf16
-from .machine import cpu_model_name
+from .machine import cpu_isa, cpu_model_name
 from .photos import photos
 from .temporary_export import export_temporary
 
@@ -192,7 +192,8 @@ def compare(config: ModelConfig, size: FrameSize, frames: int, exporter: str = '
     base = rows[0]['total_ms']
     for row in rows:
         row['speedup'] = round(base / row['total_ms'], 3) if row['total_ms'] > 0 else 0.0
-    return {'baseline': BASELINE, 'cpu': cpu_model_name(), 'cpu_flags_bf16': cpu_has_native_bf16(),
+    return {'baseline': BASELINE, 'cpu': cpu_model_name(), 'cpu_isa': cpu_isa(),
+            'cpu_flags_bf16': cpu_has_native_bf16(),
             'backbone': segmenter.backbone_name, 'size': str(size),
             'input_size': f'{info.in_width}x{info.in_height}', 'frames': frames,
             'threads': threads, 'rows': rows, 'notes': notes}
@@ -201,7 +202,8 @@ def compare(config: ModelConfig, size: FrameSize, frames: int, exporter: str = '
 def format_table(report: Dict[str, Any]) -> str:
     """Format the report as a readable table."""
     lines = [f"{report['backbone']} {report['size']} (model input {report['input_size']}), "
-             f"{report['cpu'] or 'unknown CPU'}, native bf16: {report['cpu_flags_bf16']}",
+             f"{report['cpu'] or 'unknown CPU'} (flags {report.get('cpu_isa') or '?'}), "
+             f"native bf16: {report['cpu_flags_bf16']}",
              f"{'backend/precision':<22}{'total ms':>10}{'model ms':>10}{'other ms':>10}"
              f"{'speedup':>9}{'labels =':>10}{'cosine':>10}"]
     for row in report['rows']:

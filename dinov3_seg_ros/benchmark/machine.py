@@ -17,6 +17,13 @@
 import resource
 import subprocess
 
+from ..core.host import physical_cores
+from ..core.precision import cpu_flags
+
+# the lscpu flags that decide matmul speed: vector width, native bf16, int8 dot products
+ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_bf16',
+             'amx_int8')
+
 
 def cpu_model_name() -> str:
     """Return the lscpu "Model name" (empty when lscpu is missing)."""
@@ -28,6 +35,18 @@ def cpu_model_name() -> str:
         if line.startswith('Model name:'):
             return line.split(':', 1)[1].strip()
     return ''
+
+
+def cpu_isa() -> str:
+    """Return this CPU's matmul-relevant lscpu flags, e.g. 'avx2 fma' ('' when unknown)."""
+    flags = cpu_flags()
+    return ' '.join(flag for flag in ISA_FLAGS if flag in flags)
+
+
+def cpu_description() -> str:
+    """Say what a figure ran on: 'AMD EPYC, 2 cores, flags avx2 fma'."""
+    return (f"{cpu_model_name() or 'unknown CPU'}, {physical_cores()} cores, "
+            f"flags {cpu_isa() or 'none of ' + ' '.join(ISA_FLAGS)}")
 
 
 def memory_kib(pid: object = 'self') -> dict:

@@ -28,7 +28,7 @@ import numpy as np
 from ..core.config import FrameSize, ModelConfig
 from ..core.precision import cpu_has_native_bf16
 from ..core.variants import backbone_spec
-from .machine import cpu_model_name, memory_mb
+from .machine import cpu_isa, cpu_model_name, memory_mb
 from .photos import photo
 from .temporary_export import export_temporary
 
@@ -131,7 +131,8 @@ def bench_stages(config: ModelConfig, size: FrameSize, warmup: int, repeat: int,
         report.update({'device': segmenter.device, 'backend': segmenter.backend,
                        'precision': str(segmenter.precision).replace('torch.', ''),
                        'precision_reason': segmenter.precision_reason,
-                       'cpu': cpu_model_name(), 'cpu_native_bf16': cpu_has_native_bf16(),
+                       'cpu': cpu_model_name(), 'cpu_isa': cpu_isa(),
+                       'cpu_native_bf16': cpu_has_native_bf16(),
                        'backbone': segmenter.backbone_name, 'threads': threads,
                        'size': str(size), 'input_size': f'{in_size[1]}x{in_size[0]}',
                        'repeat': repeat, 'warmup': warmup,

@@ -46,6 +46,7 @@ from .bench_report import add_non_model, summary
 from .bench_stages import node_params, time_stages
 from .image_publisher import size_text
 from ..ros.node_process import add_override_arguments
+from ..benchmark.machine import cpu_description
 from ..core.errors import ConfigError, Dinov3SegError
 from .domain import tool_environment
 
@@ -85,7 +86,8 @@ def node_overrides(args: argparse.Namespace, input_size: str) -> Dict[str, str]:
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Run every phase and return the report."""
     tool_environment(args.domain_id)
-    report: Dict[str, object] = {'size': args.size, 'input_size': args.input_size or 'yaml'}
+    report: Dict[str, object] = {'cpu': cpu_description(), 'size': args.size,
+                                 'input_size': args.input_size or 'yaml'}
     if args.stage_frames > 0:
         params = node_params(args.params_file, node_overrides(args, args.input_size))
         report['stages_ms'] = time_stages(params, camera_frame(args.size), args.stage_frames)

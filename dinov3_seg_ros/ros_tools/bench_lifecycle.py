@@ -27,7 +27,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..benchmark.machine import rss_kib
+from ..benchmark.machine import cpu_description, rss_kib
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,12 +82,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         node.destroy_node()
         rclpy.try_shutdown()
     per_cycle = (after[-1] - after[0]) / max(1, len(after) - 1)
-    summary = {'backend': args.backend, 'cycles': len(after), 'first_mib': after[0],
-               'last_mib': after[-1], 'per_cycle_mib': per_cycle,
+    summary = {'cpu': cpu_description(), 'backend': args.backend, 'cycles': len(after),
+               'first_mib': after[0], 'last_mib': after[-1], 'per_cycle_mib': per_cycle,
                'configure_s_median': float(np.median(configure_s))}
     print(json.dumps(summary) if args.json else
           f'{args.backend}: {after[0]:.1f} -> {after[-1]:.1f} MiB after cleanup, '
-          f'{per_cycle:+.2f} MiB per cycle after the first')
+          f'{per_cycle:+.2f} MiB per cycle after the first ({summary["cpu"]})')
     return 0
 
 

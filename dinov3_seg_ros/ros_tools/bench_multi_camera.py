@@ -40,7 +40,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ..benchmark.machine import rss_kib
+from ..benchmark.machine import cpu_description, rss_kib
 from ..core.config import FrameSize
 from ..core.errors import ConfigError, Dinov3SegError
 from ..ros import image_codec as codec
@@ -165,7 +165,7 @@ def run_setup(context, setup: Setup, msg: Image, rate: float, seconds: float,
 
 def summary(results: Sequence[Dict[str, object]]) -> str:
     """One line per setup."""
-    lines = ['dinov3-seg-ros-bench-multicam:']
+    lines = [f'dinov3-seg-ros-bench-multicam ({cpu_description()}):']
     for r in results:
         lines.append(f'  {r["setup"]:<24} {r["aggregate_fps"]:6.2f} fps aggregate, latency '
                      f'mean {r["latency_ms"]["mean"]:6.0f} ms p95 {r["latency_ms"]["p95"]:6.0f}'

@@ -60,7 +60,7 @@ def add_non_model(report: Dict[str, object]) -> None:
 
 def summary(report: Dict[str, object]) -> str:
     """Human-readable lines for the main figures of a report."""
-    lines = ['dinov3-seg-ros-bench:']
+    lines = [f"dinov3-seg-ros-bench ({report.get('cpu', 'unknown CPU')}):"]
     for key in ('end_to_end', 'memory'):
         if key in report:
             phase = report[key]

@@ -30,7 +30,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..benchmark.machine import memory_kib
+from ..benchmark.machine import cpu_description, memory_kib
 from ..ros.node_process import console_command, node_command, ros_environment, start, stop
 from .domain import resolve_domain_id
 
@@ -109,7 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.environ['XDG_CACHE_HOME'] = args.cache_home or os.path.join(folder, 'cache')
         rows: List[Dict[str, Any]] = []
         for index in range(args.starts):
-            rows.append(one_start(args, folder, index))
+            rows.append({**one_start(args, folder, index), 'cpu': cpu_description()})
             print(json.dumps(rows[-1]), flush=True)
     return 0
 
