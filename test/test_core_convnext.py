@@ -157,12 +157,14 @@ def config(**kwargs):
 
 
 @pytest.mark.slow  # an ONNX export
-def test_onnxruntime_and_openvino_labels_agree_with_torch(tiny, tmp_path, photos):
+@pytest.mark.parametrize('exporter', ['auto', 'legacy'])
+def test_onnxruntime_and_openvino_labels_agree_with_torch(tiny, tmp_path, photos, exporter):
     _, path = tiny
     head = lively_head(tmp_path / 'lively.pth')
     onnx = str(tmp_path / 'fused.onnx')
     result = export_fused(build_backbone('convnext_tiny', path), [load_head_checkpoint(head)],
-                          onnx, head_names=['lively'], size=(64, 96), input_size='96')
+                          onnx, head_names=['lively'], size=(64, 96), input_size='96',
+                          exporter=exporter)
     assert result.dynamic and result.metadata['backbone'] == 'convnext_tiny'
     reference = Segmenter(config(backend='torch', backbone_weights=path, head_weights=(head,)))
     engines = [Segmenter(config(backend=name, onnx_model=onnx))

@@ -108,10 +108,9 @@ class ConvNeXtBackbone(nn.Module):
 
 def _channel_norm(x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
     """Normalize (B, C, H, W) over C (a LayerNorm), computed on a (B, H*W, C) view."""
-    batch, channels, height, width = x.shape
-    tokens = F.layer_norm(x.flatten(2).transpose(1, 2), (channels,), norm.weight, norm.bias,
-                          norm.eps)
-    return tokens.transpose(1, 2).reshape(batch, channels, height, width)
+    tokens = F.layer_norm(x.flatten(2).transpose(1, 2), norm.normalized_shape, norm.weight,
+                          norm.bias, norm.eps)
+    return tokens.transpose(1, 2).reshape_as(x)  # no shape arithmetic: both exporters take it
 
 
 def _stages_as_tokens(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -130,11 +129,10 @@ def _stages_as_tokens(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
             x = stage.downsample[1](_channel_norm(x, stage.downsample[0]))
         for block in stage.blocks:
             branch = block.conv_dw(x)
-            batch, channels, height, width = branch.shape
             tokens = block.mlp(block.norm(branch.flatten(2).transpose(1, 2)))
             if block.gamma is not None:
                 tokens = tokens * block.gamma
-            x = x + tokens.transpose(1, 2).reshape(batch, channels, height, width)
+            x = x + tokens.transpose(1, 2).reshape_as(branch)
     return x
 
 
