@@ -18,8 +18,8 @@ from dinov3_seg_ros.ros import launch_arguments as table
 from dinov3_seg_ros.ros import params
 import launch_ast
 
-OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'onnx_model', 'input_size',
-             'backend', 'dtype', 'input_transport')
+OVERRIDES = ('device', 'backbone', 'backbone_weights', 'head_weights', 'onnx_model',
+             'input_size', 'backend', 'dtype', 'input_transport')
 
 
 def test_override_arguments_describe_the_parameter_they_set():

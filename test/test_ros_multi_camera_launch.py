@@ -73,7 +73,7 @@ def test_cameras_argument_is_a_comma_list_with_a_default(tree, helpers):
     declared = launch_ast.declared_names(tree, table)
     assert declared == table.MULTI_CAMERA
     assert {'cameras', 'image_topic_pattern', 'params_file', 'namespace', 'device',
-            'head_weights', 'backbone_weights', 'onnx_model', 'log_level',
+            'head_weights', 'backbone', 'backbone_weights', 'onnx_model', 'log_level',
             'use_sim_time'} <= set(declared)
     for name in declared:
         assert len(table.ARGUMENTS[name].description) > 15, name
@@ -97,7 +97,7 @@ def test_both_files_share_one_declaration_of_the_common_arguments(tree):
     with open(os.path.join(ROOT, 'launch', 'segmentation.launch.py')) as stream:
         single = launch_ast.declared_names(ast.parse(stream.read()), table)
     shared = set(single) & set(table.MULTI_CAMERA)
-    assert shared == set(table.SHARED) and len(shared) == 13
+    assert shared == set(table.SHARED) and len(shared) == 14
     assert not _calls(tree, 'DeclareLaunchArgument')  # no copy of a description here
     read = launch_ast.configurations(tree)
     assert read - set(table.NODE_OVERRIDES) <= set(table.MULTI_CAMERA)

@@ -29,8 +29,8 @@ from .params import node_description, SPECS
 NODE_NAME = 'segmentation'
 DEFAULT_CAMERAS = 'front,left,rear'
 DEFAULT_PATTERN = '/{camera}/image_raw'
-NODE_OVERRIDES = ('device', 'backbone_weights', 'head_weights', 'onnx_model', 'input_size',
-                  'backend', 'dtype', 'input_transport')
+NODE_OVERRIDES = ('device', 'backbone', 'backbone_weights', 'head_weights', 'onnx_model',
+                  'input_size', 'backend', 'dtype', 'input_transport')
 
 
 @dataclass(frozen=True)
