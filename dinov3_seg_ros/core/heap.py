@@ -59,7 +59,10 @@ def read_only_mappings(paths: Iterable[str]) -> List[Tuple[int, int]]:
     for path in paths:
         if path:
             real = os.path.realpath(path)
-            (folders.append(real + os.sep) if os.path.isdir(real) else files.add(real))
+            if os.path.isdir(real):
+                folders.append(real + os.sep)
+            else:
+                files.add(real)
     if not files and not folders:
         return []
     found = []

@@ -22,9 +22,11 @@ so this process never imports torch). Precision: bf16 (INFERENCE_PRECISION_HINT)
 dtype resolves to bfloat16 (precision.resolve_dtype), else f32; threads: config.threads or
 the physical cores; compiled blobs are cached in CACHE_DIR (config.openvino_cache_dir,
 default <cache_dir>/openvino; none with cache_dir 'none'); the CPU plugin keeps its
-per-input-shape state for at most RUNTIME_CACHE shapes. Input shapes stay dynamic
-([-1, 3, -1, -1]) unless the model is fixed-size. Only export.ir.convert_from_torch (run
-by the cache builder's child process) imports torch.
+per-input-shape state for at most RUNTIME_CACHE shapes; the weights OpenVINO maps (the IR's
+.bin, the blob) leave RSS once a shape has run (heap.release_file_pages), and compiling holds
+model_cache.blob_lock. Input shapes stay dynamic ([-1, 3, -1, -1]) unless the model is
+fixed-size. Only export.ir.convert_from_torch (run by the cache builder's child process)
+imports torch.
 """
 
 import logging
@@ -125,7 +127,8 @@ class OpenVinoBackend(Backend):
         # OpenVINO maps the IR's .bin (or the compiled blob) and, once it has run a shape,
         # computes from its own repacked weights: __call__ drops the mapped pages from RSS
         # (measured, vits16plus IR at 640x480: 498 -> 366 MiB with the blob, 405 without)
-        self._mapped = [os.path.splitext(path)[0] + '.bin', set_blob_cache(core, config)]
+        blobs = set_blob_cache(core, config)
+        self._mapped = (os.path.splitext(path)[0] + '.bin', blobs)
         self._released_shape: Tuple[int, ...] = ()
         properties = {'INFERENCE_PRECISION_HINT': OV_PRECISION.get(dtype, 'f32'),
                       'PERFORMANCE_HINT': 'LATENCY'}
@@ -135,7 +138,7 @@ class OpenVinoBackend(Backend):
         LOGGER.info('openvino: %s on %s, precision %s (%s), %d threads', shown, target,
                     precision, reason, threads)
         try:
-            with blob_lock(self._mapped[1]):  # no start maps a blob another one is writing
+            with blob_lock(blobs):  # no start maps a blob that another one is writing
                 self.compiled = core.compile_model(model, target, properties)
         except Exception as exc:  # noqa: BLE001 - plugin failures name no file otherwise
             raise CheckpointError(f'OpenVINO cannot compile {shown!r} for {target}: '
