@@ -38,9 +38,12 @@ MADV_DONTNEED = 4  # Linux
 def _libc() -> Optional[Any]:
     name = ctypes.util.find_library('c') or 'libc.so.6'
     try:
-        return ctypes.CDLL(name, use_errno=True)
+        libc = ctypes.CDLL(name, use_errno=True)
     except OSError:
         return None
+    if hasattr(libc, 'madvise'):
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc
 
 
 def trim_heap() -> bool:
@@ -65,7 +68,7 @@ def read_only_mappings(paths: Iterable[str]) -> List[Tuple[int, int]]:
                 files.add(real)
     if not files and not folders:
         return []
-    found = []
+    found, prefixes = [], tuple(folders)
     try:
         with open('/proc/self/maps') as stream:
             for line in stream:
@@ -73,7 +76,7 @@ def read_only_mappings(paths: Iterable[str]) -> List[Tuple[int, int]]:
                 if len(fields) < 6 or 'w' in fields[1]:
                     continue
                 name = fields[5].rstrip('\n').removesuffix(' (deleted)')
-                if name in files or name.startswith(tuple(folders)):
+                if name in files or name.startswith(prefixes):
                     start, end = (int(value, 16) for value in fields[0].split('-'))
                     found.append((start, end))
     except OSError:
@@ -89,7 +92,6 @@ def release_file_pages(paths: Iterable[str]) -> int:
     libc = _libc()
     if not hasattr(libc, 'madvise'):
         return 0
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     released = 0
     for start, end in read_only_mappings(paths):
         if libc.madvise(start, end - start, MADV_DONTNEED) == 0:

@@ -108,8 +108,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.environ.update(ros_environment(resolve_domain_id(args.domain_id)))
         os.environ['XDG_CACHE_HOME'] = args.cache_home or os.path.join(folder, 'cache')
         rows: List[Dict[str, Any]] = []
+        cpu = cpu_description()
         for index in range(args.starts):
-            rows.append({**one_start(args, folder, index), 'cpu': cpu_description()})
+            rows.append({**one_start(args, folder, index), 'cpu': cpu})
             print(json.dumps(rows[-1]), flush=True)
     return 0
 
